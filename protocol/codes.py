@@ -73,4 +73,6 @@ class Ineffective(StrEnum):
     BAD_ROTATION = "bad_rotation"  # rotation does not match the committed next-key digest
     DUPLICITY = "duplicity"  # two establishment events fork the org's key chain
     ORG_KEY = "org_key"  # delegation to a key that is itself an org's key
+    KEY_BOUND = "key_bound"  # delegation to a key already acting for another org
+    TOO_DEEP = "too_deep"  # sub-delegation chain longer than 3
     NOT_ENTITLED = "not_entitled"  # revocation by someone not entitled to revoke the target

@@ -7,13 +7,16 @@ endorsement, a delegation or a key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from protocol.canonical import encode
 from protocol.fields import check_bytes, check_choice, check_int, check_millis, check_text, fail
 from protocol.schema import Schema
 
 __all__ = [
+    "DELEGATION_DOMAIN",
     "DelegateBody",
     "EndorseBody",
     "InceptBody",
@@ -22,7 +25,10 @@ __all__ = [
     "RevokeReason",
     "RotateBody",
     "Scope",
+    "delegation_message",
 ]
+
+DELEGATION_DOMAIN = b"aidnode/v1/delegation\0"
 
 MAX_ENDORSE_DEPTH = 16
 
@@ -134,3 +140,10 @@ class RotateBody(Schema):
         check_bytes("org", self.org, 32)
         check_bytes("prior", self.prior, 32)
         check_bytes("next", self.next, 32)
+
+
+def delegation_message(delegator: bytes, scopes: Iterable[str], expires: int) -> bytes:
+    """What a delegate key signs (under :data:`DELEGATION_DOMAIN`) to consent to act for the
+    org of ``delegator`` with ``scopes`` until ``expires``: canonical [delegator, scopes,
+    expires], scopes sorted."""
+    return encode([delegator, sorted(scopes), expires])
