@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from protocol.codes import Ineffective, Kind
 from protocol.envelope import Event
@@ -53,7 +53,20 @@ from sync.views import (
     Withdrawal,
 )
 
-__all__ = ["DerivedState", "Ledger", "endorsement_view", "fold", "fold_record"]
+__all__ = [
+    "ON_PLEDGE",
+    "ON_RECORD",
+    "RECORD_KINDS",
+    "Changes",
+    "DerivedState",
+    "Ledger",
+    "Placeable",
+    "endorsement_view",
+    "fold",
+    "fold_record",
+    "profiles_of",
+    "record_of",
+]
 
 RECORD_KINDS = frozenset({Kind.NEED, Kind.OFFER})
 ON_RECORD = frozenset({Kind.UPDATE, Kind.WITHDRAW, Kind.PLEDGE, Kind.VERIFY})
@@ -296,7 +309,7 @@ def endorsement_view(
     )  # fmt: skip
 
 
-def _profiles(events: Iterable[Event], identity: Identity) -> dict[bytes, ProfileView]:
+def profiles_of(events: Iterable[Event], identity: Identity) -> dict[bytes, ProfileView]:
     """Each org's newest effective profile by (hlc, id)."""
     best: dict[bytes, Event] = {}
     for event in events:
@@ -329,7 +342,20 @@ class DerivedState:
     identity_ineffective: Mapping[bytes, Ineffective]
 
 
-def _record_of(event: Event, events: Mapping[bytes, Event]) -> bytes | tuple[str, bytes] | None:
+class Placeable(Protocol):
+    """What :func:`record_of` needs to know of an event (an :class:`Event`, or a database row)."""
+
+    @property
+    def id(self) -> bytes: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def ref(self) -> bytes | None: ...
+
+
+def record_of(
+    event: Placeable, events: Mapping[bytes, Placeable]
+) -> bytes | tuple[str, bytes] | None:
     """The record an event belongs to; ``("wait", id)`` if an event on the way is missing;
     None if it belongs to no record (not a record kind, or its ref points at the wrong kind)."""
     if event.kind in RECORD_KINDS:
@@ -358,7 +384,7 @@ def fold(events: Iterable[Event]) -> DerivedState:
     identity = build_identity(by_id.values())
     related: dict[bytes, list[Event]] = defaultdict(list)
     for event in by_id.values():
-        place = _record_of(event, by_id)
+        place = record_of(event, by_id)
         if isinstance(place, bytes) and place != event.id:
             related[place].append(event)
     records = {
@@ -375,7 +401,7 @@ def fold(events: Iterable[Event]) -> DerivedState:
         for event in by_id.values()
         if event.kind == Kind.ENDORSE
     }
-    profiles = _profiles((e for e in by_id.values() if e.kind == Kind.PROFILE), identity)
+    profiles = profiles_of((e for e in by_id.values() if e.kind == Kind.PROFILE), identity)
     return DerivedState(records, profiles, endorsements, identity.facts(), identity.ineffective)
 
 
@@ -426,7 +452,7 @@ class Ledger:
             self._refold(record_id)
         if changes.profiles:
             profile_events = (e for e in self.events.values() if e.kind == Kind.PROFILE)
-            self.profiles = _profiles(profile_events, self.identity)
+            self.profiles = profiles_of(profile_events, self.identity)
         return changes
 
     def state(self) -> DerivedState:
@@ -439,7 +465,7 @@ class Ledger:
         )
 
     def _place(self, event: Event, changes: Changes) -> None:
-        place = _record_of(event, self.events)
+        place = record_of(event, self.events)
         if isinstance(place, tuple):
             self._waiting[place[1]].add(event.id)
         elif place is not None:
