@@ -476,18 +476,19 @@ def _bundle_from(loaded: _LoadedFile, secret: Any) -> KeyBundle:
     if not isinstance(extras, dict):
         raise _corrupt(path, "secret.extra_seeds must be an object")
     next_seed = secret["next_seed"]
+    current_seed = _hex(path, secret["current_seed"], "current_seed", SEED_BYTES)
+    if next_seed is not None:
+        next_seed = _hex(path, next_seed, "next_seed", SEED_BYTES)
+    extra_seeds = {
+        name: _hex(path, seed, f"extra_seeds.{name}", SEED_BYTES) for name, seed in extras.items()
+    }
     try:
         bundle = KeyBundle(
-            current_seed=_hex(path, secret["current_seed"], "current_seed", SEED_BYTES),
-            next_seed=None if next_seed is None else _hex(path, next_seed, "next_seed", SEED_BYTES),
+            current_seed=current_seed,
+            next_seed=next_seed,
             next_key_digest=loaded.info.next_key_digest,
-            extra_seeds={
-                name: _hex(path, seed, f"extra_seeds.{name}", SEED_BYTES)
-                for name, seed in extras.items()
-            },
+            extra_seeds=extra_seeds,
         )
-    except KeyFileCorruptError:
-        raise
     except KeyMaterialError as exc:
         raise _corrupt(path, str(exc)) from None
     if _bundle_public(bundle) != loaded.public:
@@ -529,9 +530,9 @@ def write_key_file(
     """Write ``bundle`` to ``path``, encrypted under ``passphrase`` (None: UNENCRYPTED).
 
     Atomic, mode 0600, fsynced. Fresh salt and nonce on every write. ``params`` sets the
-    Argon2id cost and is stored in the file. Raises :class:`KeyMaterialError` if ``path``
-    exists and ``overwrite`` is false, if the passphrase is empty, or if writing fails (the
-    previous file, if any, is then left as it was).
+    Argon2id cost and is stored in the file (unused when unencrypted). Raises
+    :class:`KeyMaterialError` if ``path`` exists and ``overwrite`` is false, if the passphrase
+    is empty, or if writing fails (the previous file, if any, is then left as it was).
     """
     _check_passphrase(passphrase)
     target = Path(path)

@@ -382,6 +382,25 @@ def test_malformed_fields_are_corruption(
         key_file_info(key_path)
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["secret"].update(current_seed="55" * 32),  # no longer matches public
+        lambda d: d["secret"].update(next_seed="22" * 31),
+        lambda d: d["secret"].update(extra_seeds=[]),
+        lambda d: d["secret"].pop("next_seed"),
+    ],
+)
+def test_an_edited_secret_in_an_unencrypted_file_is_corruption(
+    tmp_path: Path, bundle: KeyBundle, change: Callable[[dict[str, Any]], None]
+) -> None:
+    path = tmp_path / "demo.key"
+    write_key_file(path, bundle, None)
+    _edit(path, change, fix_checksum=True)
+    with pytest.raises(KeyFileCorruptError):
+        read_key_file(path, None)
+
+
 # --- encrypted or not, explicitly -----------------------------------------------------------
 
 
