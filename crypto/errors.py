@@ -6,7 +6,7 @@ class lives here. Every error aidnode raises on purpose is an :class:`AidError`;
 
     AidError
     ├── SignatureError        any way a signature can fail to verify (crypto)
-    ├── KeyError_             key material or key-file problems (crypto)
+    ├── KeyMaterialError      key material or key-file problems (crypto)
     │   ├── WrongPassphraseError
     │   └── KeyFileCorruptError
     ├── SealedError           a sealed field cannot be opened by this key (crypto)

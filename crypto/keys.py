@@ -5,8 +5,10 @@
   e.g. ``7K2M-9QXA-3F0D-ZB8E``. Short enough to compare, long enough that nobody can grind a
   look-alike (2^80 work).
 * :func:`encode_key` / :func:`decode_key` — the full key for configs and commands: ``aid1``
-  followed by Crockford base32 of the 32 key bytes and a 2-byte checksum, so a mistyped or
-  truncated key is refused instead of silently pointing at somebody else.
+  followed by Crockford base32 of the 32 key bytes and a 6-character BCH check code, the code
+  of bech32m (BIP-350) over our own alphabet and prefix. It *guarantees* that any 1 to 4
+  mistyped characters are refused (a hash checksum only makes it likely), so a typo never
+  silently points at somebody else's key.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
 # Crockford's forgiving reads: the letters people confuse with digits.
 _DECODE.update({"O": 0, "I": 1, "L": 1})
 _PREFIX = "aid1"
-_CHECKSUM_BYTES = 2
+_HRP = "aid"
+_CHECK_CHARS = 6
+_KEY_CHARS = 52  # 256 bits in 5-bit symbols, 4 zero bits of padding
+# The BCH generator and final constant of bech32m (BIP-173 §checksum, BIP-350).
+_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+_BECH32M = 0x2BC830A3
 
 
 def _b32(data: bytes) -> str:
@@ -51,8 +58,24 @@ def _unb32(text: str, nbytes: int) -> bytes:
     return (value >> pad).to_bytes(nbytes, "big")
 
 
-def _checksum(key: bytes) -> bytes:
-    return hashlib.blake2b(b"aidnode/v1/key-checksum\0" + key, digest_size=_CHECKSUM_BYTES).digest()
+def _polymod(symbols: list[int]) -> int:
+    check = 1
+    for symbol in symbols:
+        top = check >> 25
+        check = ((check & 0x1FFFFFF) << 5) ^ symbol
+        for i, generator in enumerate(_GENERATOR):
+            if (top >> i) & 1:
+                check ^= generator
+    return check
+
+
+def _prefix_symbols() -> list[int]:
+    return [ord(c) >> 5 for c in _HRP] + [0] + [ord(c) & 31 for c in _HRP]
+
+
+def _check_symbols(data: list[int]) -> list[int]:
+    value = _polymod(_prefix_symbols() + data + [0] * _CHECK_CHARS) ^ _BECH32M
+    return [(value >> 5 * (_CHECK_CHARS - 1 - i)) & 31 for i in range(_CHECK_CHARS)]
 
 
 def fingerprint(public_key: bytes) -> str:
@@ -65,10 +88,12 @@ def fingerprint(public_key: bytes) -> str:
 
 
 def encode_key(public_key: bytes) -> str:
-    """The full, checksummed text form of a public key (``aid1…``, 59 characters)."""
+    """The full, check-coded text form of a public key (``aid1…``, 62 characters)."""
     if len(public_key) != KEY_BYTES:
         raise KeyMaterialError(f"a public key is {KEY_BYTES} bytes, got {len(public_key)}")
-    return _PREFIX + _b32(public_key + _checksum(public_key)).lower()
+    body = _b32(public_key)
+    check = _check_symbols([_DECODE[c] for c in body])
+    return _PREFIX + (body + "".join(_ALPHABET[v] for v in check)).lower()
 
 
 def decode_key(text: str) -> bytes:
@@ -81,11 +106,18 @@ def decode_key(text: str) -> bytes:
             pass
     if not text.lower().startswith(_PREFIX):
         raise KeyMaterialError(f"not a key: expected 'aid1…' or 64 hex digits, got {text[:12]!r}")
+    body = text[len(_PREFIX) :].upper()
+    if len(body) != _KEY_CHARS + _CHECK_CHARS:
+        raise KeyMaterialError("not a key: wrong length (truncated or extra characters?)")
     try:
-        raw = _unb32(text[len(_PREFIX) :], KEY_BYTES + _CHECKSUM_BYTES)
+        symbols = [_DECODE[c] for c in body]
+    except KeyError as exc:
+        raise KeyMaterialError(f"not a key: character {exc.args[0]!r} is not allowed") from None
+    if _polymod(_prefix_symbols() + symbols) != _BECH32M:
+        raise KeyMaterialError("not a key: check code mismatch (a typo?)")
+    canonical = "".join(_ALPHABET[v] for v in symbols[:_KEY_CHARS])
+    try:
+        key = _unb32(canonical, KEY_BYTES)
     except KeyMaterialError as exc:
         raise KeyMaterialError(f"not a key: {exc}") from None
-    key, check = raw[:KEY_BYTES], raw[KEY_BYTES:]
-    if _checksum(key) != check:
-        raise KeyMaterialError("not a key: checksum mismatch (typo or truncated?)")
     return key

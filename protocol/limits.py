@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from crypto.sealed import MAX_RECIPIENTS, MAX_SEALED_BYTES
+
 __all__ = [
     "MAX_AMOUNT",
     "MAX_CLOCK_AHEAD_MS",
@@ -17,8 +19,6 @@ __all__ = [
 VERSION = 1
 MAX_EVENT_BYTES = 16 * 1024  # whole wire form [payload, sig]
 MAX_LINES = 32  # lines per need or offer
-MAX_RECIPIENTS = 16  # recipient slots in a sealed field
-MAX_SEALED_BYTES = 8 * 1024  # ciphertext of a sealed field
 MAX_AMOUNT = 1_000_000_000  # quantities are integers 1 … MAX_AMOUNT
 MAX_MILLIS = 2**53 - 1  # timestamps are Unix milliseconds, exact in every language's number
 MAX_CLOCK_AHEAD_MS = 10 * 60 * 1000  # an hlc may be at most this far ahead of the receiver

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from crypto.sealed import BOX_OVERHEAD_BYTES, SEALED_SLOT_BYTES
 from protocol.fields import (
     check_amount,
     check_bytes,
@@ -44,8 +45,7 @@ __all__ = [
     "WithdrawBody",
 ]
 
-SEALED_SLOT_BYTES = 80  # libsodium sealed box (48 bytes overhead) around a 32-byte key
-_MIN_BOX_BYTES = 24 + 16  # secretbox nonce + tag
+_MIN_BOX_BYTES = BOX_OVERHEAD_BYTES  # nonce + tag: a box must hold at least one byte more
 
 
 class Urgency(StrEnum):
