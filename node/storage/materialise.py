@@ -115,7 +115,7 @@ async def write_records(
     for chunk in _chunks(record_ids):
         marks = _marks(len(chunk))
         for table in ("record_lines", "pledges", "verifications"):
-            await db.execute(f"DELETE FROM {table} WHERE record IN ({marks})", chunk)  # noqa: S608  # table names are constants
+            await db.execute(f"DELETE FROM {table} WHERE record IN ({marks})", chunk)
     rows = record_rows(views)
     await db.executemany(f"INSERT OR REPLACE INTO records VALUES ({_marks(16)})", rows.records)
     await db.executemany(f"INSERT INTO record_lines VALUES ({_marks(9)})", rows.lines)
@@ -138,9 +138,11 @@ async def write_endorsements(db: aiosqlite.Connection, views: Iterable[Endorseme
     )
 
 
-async def load_events(db: aiosqlite.Connection, where: str = "", args: Sequence[Any] = ()) -> list[Event]:
+async def load_events(
+    db: aiosqlite.Connection, where: str = "", args: Sequence[Any] = ()
+) -> list[Event]:
     """Decode stored events (signatures were checked on the way in)."""
-    sql = f"SELECT payload, sig FROM events {where}"  # noqa: S608  # callers pass constant SQL
+    sql = f"SELECT payload, sig FROM events {where}"
     async with db.execute(sql, args) as cursor:
         return [decode_stored(payload, sig) async for payload, sig in cursor]
 
@@ -152,7 +154,7 @@ async def rebuild_materialised(db: aiosqlite.Connection) -> None:
     events = await load_events(db)
     state = fold(events)
     for table in ("records", "record_lines", "pledges", "verifications", "endorsements"):
-        await db.execute(f"DELETE FROM {table}")  # noqa: S608  # constant table names
+        await db.execute(f"DELETE FROM {table}")
     await write_records(db, list(state.records), state.records.values())
     await write_profiles(db, state.profiles.values())
     await write_endorsements(db, state.endorsements.values())
@@ -193,7 +195,7 @@ async def check_materialised(db: aiosqlite.Connection) -> list[str]:
     }
     problems: list[str] = []
     for table, rows in wanted.items():
-        async with db.execute(f"SELECT * FROM {table}") as cursor:  # noqa: S608  # constant
+        async with db.execute(f"SELECT * FROM {table}") as cursor:
             found = {tuple(row) async for row in cursor}
         missing, extra = rows - found, found - rows
         if missing or extra:

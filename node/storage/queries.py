@@ -178,7 +178,7 @@ async def list_records(
     sql = (
         "SELECT r.id, r.kind, r.org, r.title, r.region, r.urgency, r.expires, r.needed_by, "
         "r.state, r.pledge_status, r.fulfil_status, r.updated_hlc, r.sensitive "
-        f"FROM records r WHERE {' AND '.join(where)} "  # noqa: S608  # clauses are constants
+        f"FROM records r WHERE {' AND '.join(where)} "  # clauses are constants
         "ORDER BY r.urgency_rank, r.updated_hlc DESC, r.id LIMIT ? OFFSET ?"
     )
     args += [query.limit, query.offset]
@@ -209,7 +209,7 @@ async def _lines(db: aiosqlite.Connection, ids: Sequence[bytes]) -> dict[bytes, 
         return out
     sql = (
         "SELECT record, idx, item, category, unit, qty, pledged, delivered, received "
-        f"FROM record_lines WHERE record IN ({','.join('?' * len(ids))}) "  # noqa: S608
+        f"FROM record_lines WHERE record IN ({','.join('?' * len(ids))}) "
         "ORDER BY record, idx"
     )
     async with db.execute(sql, list(ids)) as cursor:
@@ -230,7 +230,7 @@ async def _verifiers(db: aiosqlite.Connection, ids: Sequence[bytes]) -> dict[byt
     sql = (
         "SELECT DISTINCT v.record, v.org FROM verifications v JOIN accepted a "
         "ON a.org = v.org AND a.level = 'verifier' "
-        f"WHERE v.record IN ({','.join('?' * len(ids))}) ORDER BY v.record, v.org"  # noqa: S608
+        f"WHERE v.record IN ({','.join('?' * len(ids))}) ORDER BY v.record, v.org"
     )
     async with db.execute(sql, list(ids)) as cursor:
         async for record, org in cursor:
@@ -269,4 +269,5 @@ async def count_everything(db: aiosqlite.Connection, now_ms: int) -> Counts:
         by_status = {status: n async for status, n in cursor}
     async with db.execute("SELECT count(*) FROM tombstones") as cursor:
         row = await cursor.fetchone()
-    return Counts(events_by_kind=by_kind, records_by_status=by_status, tombstones=row[0] if row else 0)
+    tombstones = row[0] if row else 0
+    return Counts(events_by_kind=by_kind, records_by_status=by_status, tombstones=tombstones)

@@ -12,6 +12,7 @@ in WAL mode reads the last committed state without waiting for writers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import stat
 from collections import OrderedDict, defaultdict
@@ -216,7 +217,7 @@ class Store:
         kinds = [*IDENTITY_KINDS, Kind.ENDORSE, Kind.PROFILE]
         marks = ",".join("?" * len(kinds))
         async with self._db.execute(
-            f"SELECT payload, sig FROM events WHERE kind IN ({marks})",  # noqa: S608  # marks only
+            f"SELECT payload, sig FROM events WHERE kind IN ({marks})",
             [str(k) for k in kinds],
         ) as cursor:
             async for payload, sig in cursor:
@@ -252,10 +253,9 @@ class Store:
             raise
 
     async def _rollback(self) -> None:
-        try:
+        # SQLite may already have rolled back (e.g. on SQLITE_FULL): nothing left to undo then.
+        with contextlib.suppress(sqlite3.Error):
             await self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite already rolled back (e.g. on SQLITE_FULL); nothing left to undo
 
     # -- ingest -------------------------------------------------------------------------------
 
@@ -297,6 +297,9 @@ class Store:
                 async with self._transaction() as db:
                     commit = await self._write(db, fresh)
                 self._after_commit(commit)
+                # Events about a purged record were kept as tombstones only.
+                for _, event_id in commit.tombstoned:
+                    outcomes[first[event_id]] = Outcome(OutcomeStatus.DUPLICATE, event_id)
         return [o for o in outcomes if o is not None]
 
     async def _known(self, ids: Sequence[bytes]) -> set[bytes]:
@@ -304,7 +307,7 @@ class Store:
         for chunk in _chunks(ids):
             marks = _marks(len(chunk))
             sql = (
-                f"SELECT id FROM events WHERE id IN ({marks}) "  # noqa: S608  # marks only
+                f"SELECT id FROM events WHERE id IN ({marks}) "
                 f"UNION ALL SELECT id FROM tombstones WHERE id IN ({marks})"
             )
             async with self._db.execute(sql, [*chunk, *chunk]) as cursor:
@@ -314,7 +317,7 @@ class Store:
     async def _stubs(self, db: aiosqlite.Connection, ids: Iterable[bytes]) -> dict[bytes, _Stub]:
         found: dict[bytes, _Stub] = {}
         for chunk in _chunks(list(ids)):
-            sql = f"SELECT id, kind, ref FROM events WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT id, kind, ref FROM events WHERE id IN ({_marks(len(chunk))})"
             async with db.execute(sql, chunk) as cursor:
                 async for event_id, kind, ref in cursor:
                     found[event_id] = _Stub(event_id, kind, ref)
@@ -323,7 +326,7 @@ class Store:
     async def _tombstoned(self, db: aiosqlite.Connection, ids: Iterable[bytes]) -> set[bytes]:
         found: set[bytes] = set()
         for chunk in _chunks(list(ids)):
-            sql = f"SELECT id FROM tombstones WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT id FROM tombstones WHERE id IN ({_marks(len(chunk))})"
             async with db.execute(sql, chunk) as cursor:
                 found |= {row[0] async for row in cursor}
         return found
@@ -334,7 +337,7 @@ class Store:
         # Events stored earlier that were waiting for one of these: place them again now.
         woken: dict[bytes, _Stub] = {}
         for chunk in _chunks(list(lookup)):
-            sql = f"SELECT event FROM waiting WHERE missing IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT event FROM waiting WHERE missing IN ({_marks(len(chunk))})"
             async with db.execute(sql, chunk) as cursor:
                 woken_ids = [row[0] async for row in cursor]
             woken.update(await self._stubs(db, woken_ids))
@@ -372,7 +375,7 @@ class Store:
         )
         woken_ids = list(woken)
         for chunk in _chunks(woken_ids):
-            sql = f"DELETE FROM waiting WHERE event IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"DELETE FROM waiting WHERE event IN ({_marks(len(chunk))})"
             await db.execute(sql, chunk)
         await db.executemany(
             "UPDATE events SET record = ? WHERE id = ?",
@@ -400,7 +403,7 @@ class Store:
         records: set[bytes] = set()
         for chunk in _chunks(keys):
             sql = (
-                "SELECT DISTINCT record FROM events "  # noqa: S608  # marks only
+                "SELECT DISTINCT record FROM events "
                 f"WHERE author IN ({_marks(len(chunk))}) AND record IS NOT NULL"
             )
             async with db.execute(sql, chunk) as cursor:
@@ -418,7 +421,7 @@ class Store:
         ordered = sorted(record_ids)
         members: dict[bytes, list[bytes]] = defaultdict(list)
         for chunk in _chunks(ordered):
-            sql = f"SELECT record, id FROM events WHERE record IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT record, id FROM events WHERE record IN ({_marks(len(chunk))})"
             async with db.execute(sql, chunk) as cursor:
                 async for record, event_id in cursor:
                     members[record].append(event_id)
@@ -445,7 +448,7 @@ class Store:
             else:
                 found[event_id] = event
         for chunk in _chunks(missing):
-            sql = f"SELECT payload, sig FROM events WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+            sql = f"SELECT payload, sig FROM events WHERE id IN ({_marks(len(chunk))})"
             async with db.execute(sql, chunk) as cursor:
                 async for payload, sig in cursor:
                     event = decode_stored(payload, sig)
@@ -508,7 +511,7 @@ class Store:
             async with self._transaction() as db:
                 for chunk in _chunks(records):
                     marks = _marks(len(chunk))
-                    sql = f"SELECT id, hlc FROM events WHERE record IN ({marks})"  # noqa: S608
+                    sql = f"SELECT id, hlc FROM events WHERE record IN ({marks})"
                     async with db.execute(sql, chunk) as cursor:
                         members = [(row[0], row[1]) async for row in cursor]
                     purged += members
@@ -517,13 +520,13 @@ class Store:
                     for table in ("records", "record_lines", "pledges", "verifications"):
                         column = "id" if table == "records" else "record"
                         await db.execute(
-                            f"DELETE FROM {table} WHERE {column} IN ({marks})",  # noqa: S608
+                            f"DELETE FROM {table} WHERE {column} IN ({marks})",
                             chunk,
                         )
                 for chunk in _chunks([p[0] for p in purged]):
                     marks = _marks(len(chunk))
-                    await db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)  # noqa: S608
-                    await db.execute(f"DELETE FROM waiting WHERE event IN ({marks})", chunk)  # noqa: S608
+                    await db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
+                    await db.execute(f"DELETE FROM waiting WHERE event IN ({marks})", chunk)
                 await db.executemany(
                     "INSERT OR IGNORE INTO tombstones (id, hlc) VALUES (?, ?)", purged
                 )
@@ -541,7 +544,7 @@ class Store:
             waiting: list[bytes] = []
             for chunk in _chunks(frontier):
                 sql = (
-                    "SELECT e.id, e.hlc FROM waiting w JOIN events e ON e.id = w.event "  # noqa: S608
+                    "SELECT e.id, e.hlc FROM waiting w JOIN events e ON e.id = w.event "
                     f"WHERE w.missing IN ({_marks(len(chunk))})"
                 )
                 async with db.execute(sql, chunk) as cursor:
@@ -597,10 +600,9 @@ class Store:
 async def _close_quietly(*connections: aiosqlite.Connection | None) -> None:
     for connection in connections:
         if connection is not None:
-            try:
+            # Already failing: the original error is what the operator needs.
+            with contextlib.suppress(sqlite3.Error):
                 await connection.close()
-            except sqlite3.Error:
-                pass  # already failing; the original error is what the operator needs
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
