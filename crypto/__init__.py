@@ -10,6 +10,7 @@ from crypto.errors import (
 )
 from crypto.keybundle import KeyBundle
 from crypto.keyfile import (
+    DEFAULT_KDF_PARAMS,
     KdfParams,
     KeyFileInfo,
     KeyFileRole,
@@ -24,6 +25,7 @@ from crypto.sealed import MAX_RECIPIENTS, MAX_SEALED_BYTES, SEALED_SLOT_BYTES, o
 from crypto.signing import SigningIdentity, key_digest, verify
 
 __all__ = [
+    "DEFAULT_KDF_PARAMS",
     "MAX_RECIPIENTS",
     "MAX_SEALED_BYTES",
     "SEALED_SLOT_BYTES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crypto.errors import AidError
 
-__all__ = ["PeerError", "StorageError"]
+__all__ = ["ConfigError", "PeerError", "StorageError"]
 
 
 class StorageError(AidError):
@@ -28,3 +28,7 @@ class PeerError(AidError):
         self.code = code
         self.detail = detail
         super().__init__(f"{peer}: {code}" + (f" ({detail})" if detail else ""))
+
+
+class ConfigError(AidError):
+    """The node's home or configuration is missing or invalid; the message says what to do."""

@@ -35,7 +35,9 @@ from protocol.records import (
     VerifyMethod,
     WithdrawBody,
 )
+from protocol.schema import Schema
 from protocol.trust_bodies import (
+    DELEGATION_DOMAIN,
     DelegateBody,
     EndorseBody,
     InceptBody,
@@ -44,9 +46,11 @@ from protocol.trust_bodies import (
     RevokeReason,
     RotateBody,
     Scope,
+    delegation_message,
 )
 
 __all__ = [
+    "DELEGATION_DOMAIN",
     "EVENT_DOMAIN",
     "KIND_SPECS",
     "CancelBody",
@@ -74,6 +78,7 @@ __all__ = [
     "RevokeReason",
     "Role",
     "RotateBody",
+    "Schema",
     "Scope",
     "Sealed",
     "Transport",
@@ -85,6 +90,7 @@ __all__ = [
     "decode",
     "decode_event",
     "decode_stored",
+    "delegation_message",
     "encode",
     "event_id",
     "hlc_millis",

@@ -143,6 +143,44 @@ CREATE TABLE accepted (org BLOB NOT NULL, level TEXT NOT NULL, PRIMARY KEY (org,
 """
 
 
+_V3_PEERS = """
+CREATE TABLE peers (
+    url TEXT PRIMARY KEY,
+    node_key BLOB,
+    org_key BLOB,
+    name TEXT,
+    added_ms INTEGER NOT NULL,
+    last_attempt_ms INTEGER,
+    last_success_ms INTEGER,
+    last_in_sync_ms INTEGER,
+    last_outcome TEXT,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    backoff_ms INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    in_sync INTEGER NOT NULL DEFAULT 0,
+    rounds INTEGER NOT NULL DEFAULT 0,
+    events_in INTEGER NOT NULL DEFAULT 0,
+    events_out INTEGER NOT NULL DEFAULT 0,
+    bytes_in INTEGER NOT NULL DEFAULT 0,
+    bytes_out INTEGER NOT NULL DEFAULT 0,
+    rejected_in INTEGER NOT NULL DEFAULT 0,
+    last_rejection TEXT
+) WITHOUT ROWID;
+CREATE TABLE inbound (
+    node_key BLOB PRIMARY KEY,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
+    last_refusal TEXT,
+    events_in INTEGER NOT NULL DEFAULT 0,
+    rejected_in INTEGER NOT NULL DEFAULT 0,
+    last_rejection TEXT
+) WITHOUT ROWID;
+"""
+
+
 async def _refold_everything(db: aiosqlite.Connection) -> None:
     # Imported here: the materialiser imports this module for SCHEMA_VERSION.
     from node.storage.materialise import rebuild_materialised
@@ -153,6 +191,7 @@ async def _refold_everything(db: aiosqlite.Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, tombstones, waiting refs", _V1_EVENTS),
     Migration(2, "materialised fold", _V2_MATERIALISED, _refold_everything),
+    Migration(3, "peers and their sync state", _V3_PEERS),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -16,12 +16,12 @@ import contextlib
 import sqlite3
 import stat
 from collections import OrderedDict, defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -42,8 +42,9 @@ from node.storage.queries import (
 )
 from node.storage.schema import SchemaTooNewError, migrate
 from node.storage.verifier import BatchVerifier, Decoded
-from protocol import Event, Kind, ProtocolError, ReasonCode, decode_stored
+from protocol import Event, Kind, ProtocolError, ReasonCode, decode_stored, encode
 from sync.clock import Clock
+from sync.fingerprint_index import FingerprintIndex
 from sync.fold import (
     RECORD_KINDS,
     Placeable,
@@ -55,7 +56,12 @@ from sync.fold import (
 from sync.identity import IDENTITY_KINDS, Identity, build_identity
 from sync.views import RecordView
 
-__all__ = ["DAY_MS", "AdmissionPolicy", "Outcome", "OutcomeStatus", "Store"]
+__all__ = ["DAY_MS", "AdmissionPolicy", "CommitListener", "Outcome", "OutcomeStatus", "Store"]
+
+T = TypeVar("T")
+# Called after each commit with the events newly stored and where they came from (a peer's
+# node key, or None for this process and for events another process wrote).
+CommitListener = Callable[[list[Event], bytes | None], None]
 
 DAY_MS = 86_400_000
 _CACHE_EVENTS = 50_000
@@ -104,6 +110,7 @@ class _Commit:
     stored: list[Event]
     tombstoned: list[tuple[int, bytes]]
     identity: Identity | None
+    seq: int
 
 
 def _is_read_only(path: Path) -> bool:
@@ -156,6 +163,10 @@ class Store:
         self._profile_events: dict[bytes, Event] = {}
         self._revocations: dict[bytes, list[Event]] = defaultdict(list)
         self.identity = build_identity(())
+        self.index: FingerprintIndex | None = None  # built by build_index() (running nodes)
+        self._seq = 0  # the highest events.seq this process has loaded into memory
+        self._tombstone_count = 0
+        self._listeners: list[CommitListener] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -223,6 +234,14 @@ class Store:
             async for payload, sig in cursor:
                 self._remember(decode_stored(payload, sig))
         self.identity = build_identity(self._identity_events.values())
+        self._seq = await self._scalar(self._db, "SELECT coalesce(max(seq), 0) FROM events")
+        self._tombstone_count = await self._scalar(self._db, "SELECT count(*) FROM tombstones")
+
+    @staticmethod
+    async def _scalar(db: aiosqlite.Connection, sql: str, args: Sequence[Any] = ()) -> int:
+        async with db.execute(sql, args) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def _remember(self, event: Event) -> None:
         if event.kind in IDENTITY_KINDS:
@@ -259,7 +278,7 @@ class Store:
 
     # -- ingest -------------------------------------------------------------------------------
 
-    async def ingest(self, wires: Sequence[bytes]) -> list[Outcome]:
+    async def ingest(self, wires: Sequence[bytes], origin: bytes | None = None) -> list[Outcome]:
         """Verify, validate and store a batch of wire events; one outcome per wire, in order.
 
         Re-ingesting a batch is a no-op (every outcome ``duplicate``). Returns only after the
@@ -267,10 +286,13 @@ class Store:
         be written; then nothing of the batch was stored.
         """
         decoded = await self._verifier.decode(wires, self.clock.now_ms())
-        return await self.add(decoded)
+        return await self.add(decoded, origin)
 
-    async def add(self, decoded: Sequence[Decoded]) -> list[Outcome]:
-        """Store already-decoded events (this node's own, or :meth:`ingest`'s output)."""
+    async def add(self, decoded: Sequence[Decoded], origin: bytes | None = None) -> list[Outcome]:
+        """Store already-decoded events (this node's own, or :meth:`ingest`'s output).
+
+        ``origin`` (the sending peer's node key) is passed to commit listeners, so a relay
+        does not echo events back where they came from."""
         outcomes: list[Outcome | None] = [None] * len(decoded)
         first: dict[bytes, int] = {}
         for index, item in enumerate(decoded):
@@ -281,6 +303,7 @@ class Store:
             else:
                 first[item.id] = index
         async with self._lock:
+            await self._catch_up_locked()
             known = await self._known(list(first))
             fresh: list[Event] = []
             for event_id, index in first.items():
@@ -296,7 +319,7 @@ class Store:
             if fresh:
                 async with self._transaction() as db:
                     commit = await self._write(db, fresh)
-                self._after_commit(commit)
+                self._after_commit(commit, origin)
                 # Events about a purged record were kept as tombstones only.
                 for _, event_id in commit.tombstoned:
                     outcomes[first[event_id]] = Outcome(OutcomeStatus.DUPLICATE, event_id)
@@ -397,7 +420,8 @@ class Store:
         current = identity or self.identity
         await self._refold(db, affected, current, {e.id: e for e in stored})
         await self._refresh_trust_views(db, stored, identity)
-        return _Commit(stored, tombstoned, identity)
+        seq = await self._scalar(db, "SELECT coalesce(max(seq), 0) FROM events")
+        return _Commit(stored, tombstoned, identity, seq)
 
     async def _records_by_authors(self, db: aiosqlite.Connection, keys: list[bytes]) -> set[bytes]:
         records: set[bytes] = set()
@@ -482,12 +506,144 @@ class Store:
             profiles += [e for e in stored if e.kind == Kind.PROFILE]
             await write_profiles(db, profiles_of(profiles, current).values())
 
-    def _after_commit(self, commit: _Commit) -> None:
+    def _after_commit(self, commit: _Commit, origin: bytes | None) -> None:
         for event in commit.stored:
             self._remember(event)
             self._cache_put(event)
         if commit.identity is not None:
             self.identity = commit.identity
+        self._seq = max(self._seq, commit.seq)
+        self._tombstone_count += len(commit.tombstoned)
+        if self.index is not None:
+            for event in commit.stored:
+                self.index.insert(event.hlc, event.id)
+            for hlc, event_id in commit.tombstoned:
+                self.index.insert(hlc, event_id)
+        if commit.stored:
+            self._notify(commit.stored, origin)
+
+    def _notify(self, events: list[Event], origin: bytes | None) -> None:
+        for listener in list(self._listeners):
+            listener(events, origin)
+
+    def add_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` after every commit that stored events (in this process, or found
+        by :meth:`catch_up` from another)."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: CommitListener) -> None:
+        self._listeners.remove(listener)
+
+    # -- other processes ----------------------------------------------------------------------
+
+    async def catch_up(self) -> list[Event]:
+        """Load into memory what other processes (``aidnode`` commands) committed since we
+        last looked; returns those events, which listeners also receive. The running node
+        calls this about once a second, so the CLI's writes are pushed within seconds."""
+        async with self._lock:
+            return await self._catch_up_locked()
+
+    async def _catch_up_locked(self) -> list[Event]:
+        latest = await self._scalar(self._db, "SELECT coalesce(max(seq), 0) FROM events")
+        tombstones = await self._scalar(self._db, "SELECT count(*) FROM tombstones")
+        events: list[Event] = []
+        if latest > self._seq:
+            async with self._db.execute(
+                "SELECT payload, sig FROM events WHERE seq > ? ORDER BY seq", (self._seq,)
+            ) as cursor:
+                events = [decode_stored(p, sig) async for p, sig in cursor]
+            for event in events:
+                self._remember(event)
+                if self.index is not None:
+                    self.index.insert(event.hlc, event.id)
+            if any(e.kind in IDENTITY_KINDS for e in events):
+                self.identity = build_identity(self._identity_events.values())
+            self._seq = latest
+        if tombstones != self._tombstone_count:
+            # Another process purged or tombstoned: purges keep index keys, but tombstones
+            # made on arrival add keys. Rare: rebuild rather than track them one by one.
+            self._tombstone_count = tombstones
+            if self.index is not None:
+                await self.build_index()
+        if events:
+            self._notify(events, None)
+        return events
+
+    # -- the reconciliation index and what peers fetch ------------------------------------------
+
+    async def build_index(self) -> FingerprintIndex:
+        """(Re)build the in-memory reconciliation index: every event and tombstone key."""
+        async with self._db.execute(
+            "SELECT hlc, id FROM (SELECT hlc, id FROM events UNION ALL "
+            "SELECT hlc, id FROM tombstones) ORDER BY hlc, id"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        self.index = FingerprintIndex.from_sorted((hlc, event_id) for hlc, event_id in rows)
+        return self.index
+
+    async def max_hlc(self) -> int:
+        """The greatest hlc stored (events and tombstones), to restart the node's clock."""
+        return await self._scalar(
+            self._db,
+            "SELECT max(coalesce((SELECT max(hlc) FROM events), 0), "
+            "coalesce((SELECT max(hlc) FROM tombstones), 0))",
+        )
+
+    async def wires(self, ids: Sequence[bytes]) -> tuple[dict[bytes, bytes], list[tuple[bytes, int]]]:
+        """Wire forms of the stored events among ``ids``, and (id, hlc) of those held only as
+        tombstones."""
+        found: dict[bytes, bytes] = {}
+        gone: list[tuple[bytes, int]] = []
+        for chunk in _chunks(list(ids)):
+            marks = _marks(len(chunk))
+            async with self._read.execute(
+                f"SELECT id, payload, sig FROM events WHERE id IN ({marks})", chunk
+            ) as cursor:
+                async for event_id, payload, sig in cursor:
+                    found[event_id] = encode([payload, sig])
+            async with self._read.execute(
+                f"SELECT id, hlc FROM tombstones WHERE id IN ({marks})", chunk
+            ) as cursor:
+                gone += [(row[0], row[1]) async for row in cursor]
+        return found, gone
+
+    async def add_tombstones(self, gone: Sequence[tuple[bytes, int]]) -> int:
+        """Adopt a peer's tombstones for events we never held, if old enough to have been
+        purged by the rules (hlc older than the horizon): we will not ask for them again.
+
+        Younger ones are refused: a peer cannot make us forget recent events by claiming them
+        purged. Returns how many were adopted."""
+        cutoff = (self.clock.now_ms() - self.horizon_ms) << 16
+        old = [(i, h) for i, h in gone if h < cutoff]
+        if not old:
+            return 0
+        async with self._lock:
+            known = await self._known([i for i, _ in old])
+            fresh = [(i, h) for i, h in old if i not in known]
+            if not fresh:
+                return 0
+            async with self._transaction() as db:
+                await db.executemany("INSERT INTO tombstones (id, hlc) VALUES (?, ?)", fresh)
+            self._tombstone_count += len(fresh)
+            if self.index is not None:
+                for event_id, hlc in fresh:
+                    self.index.insert(hlc, event_id)
+        return len(fresh)
+
+    # -- small helpers for other node modules (peer state, trust) -------------------------------
+
+    async def write(self, operation: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run ``operation`` in one write transaction, serialised with ingest."""
+        async with self._lock, self._transaction() as db:
+            return await operation(db)
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read query on the read connection (committed state)."""
+        try:
+            async with self._read.execute(sql, args) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise StorageError(str(self.path), _cause(exc)) from exc
 
     # -- purge --------------------------------------------------------------------------------
 

@@ -1,0 +1,198 @@
+"""Calling a peer's ``/fed/v1/`` endpoints: signed requests, strict replies, clear errors.
+
+Every failure becomes a :class:`PeerError` whose ``code`` says what kind (``unreachable``,
+``timeout``, ``refused`` with the peer's own code, ``bad_reply``, ``key_changed``…) and whose
+message says it in words, for the operator's status table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import ssl
+from typing import Any
+
+import aiohttp
+import msgpack
+
+from crypto.signing import SigningIdentity
+from node.errors import PeerError
+from node.federation.tls import peer_certificate_key
+from protocol import ProtocolError
+from protocol.federation import (
+    FetchReply,
+    FetchRequest,
+    Hello,
+    PushReply,
+    PushRequest,
+    sign_request,
+)
+from sync.clock import Clock
+
+__all__ = ["PeerClient"]
+
+PREFIX = "/fed/v1"
+_NO_VERIFY = ssl.create_default_context()
+_NO_VERIFY.check_hostname = False
+_NO_VERIFY.verify_mode = ssl.CERT_NONE  # the peer's key is pinned instead (see _check_tls)
+
+
+class PeerClient:
+    """One peer, reached at ``url``. ``pinned`` is the node key we expect it to have (learned
+    at the first hello and kept in the peer's state); a different key is refused."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        me: SigningIdentity,
+        url: str,
+        clock: Clock,
+        *,
+        pinned: bytes | None = None,
+        timeout_s: float = 20.0,
+    ) -> None:
+        self.session = session
+        self.me = me
+        self.url = url.rstrip("/")
+        self.clock = clock
+        self.pinned = pinned
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(5.0, timeout_s))
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.tls_key: bytes | None = None  # the node key the last TLS certificate proved
+
+    def signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        signed = sign_request(
+            self.me,
+            method,
+            path,
+            body,
+            to=self.pinned,
+            time_ms=self.clock.now_ms(),
+            nonce=secrets.token_bytes(16),
+        )
+        return signed.as_headers()
+
+    async def _post(self, path: str, body: bytes) -> bytes:
+        target = PREFIX + path
+        headers = self.signed_headers("POST", target, body)
+        self.bytes_out += len(body)
+        try:
+            async with self.session.post(
+                self.url + target,
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+                ssl=_NO_VERIFY if self.url.startswith("https") else None,
+            ) as response:
+                self._check_tls(response)
+                payload = await response.read()
+                self.bytes_in += len(payload)
+                if response.status != 200:
+                    raise _refusal(self.url, response.status, payload, response.headers)
+                return payload
+        except PeerError:
+            raise
+        except TimeoutError:
+            raise PeerError(self.url, "timeout", "no answer in time") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise PeerError(self.url, "unreachable", str(exc.os_error or exc)) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise PeerError(self.url, "connection_failed", str(exc) or type(exc).__name__) from None
+
+    def _check_tls(self, response: aiohttp.ClientResponse) -> None:
+        if not self.url.startswith("https"):
+            return
+        connection = response.connection
+        transport = connection.transport if connection is not None else None
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        self.tls_key = peer_certificate_key(ssl_object)
+        if self.tls_key is None:
+            raise PeerError(self.url, "bad_tls", "the TLS certificate is not bound to a node key")
+        if self.pinned is not None and self.tls_key != self.pinned:
+            raise PeerError(self.url, "key_changed", "the TLS certificate is not the peer's key")
+
+    async def hello(self, mine: Hello) -> Hello:
+        """Exchange hellos; pins the peer's node key on first contact, refuses a changed one."""
+        reply = await self._post("/hello", mine.encode())
+        try:
+            theirs = Hello.decode(reply)
+        except ProtocolError as exc:
+            raise PeerError(self.url, "bad_reply", f"hello: {exc}") from None
+        if self.tls_key is not None and theirs.node != self.tls_key:
+            raise PeerError(self.url, "bad_tls", "the hello and the TLS certificate disagree")
+        if self.pinned is not None and theirs.node != self.pinned:
+            raise PeerError(
+                self.url,
+                "key_changed",
+                "the peer now answers with a different node key; if it was reinstalled, "
+                "remove and re-add it (aidnode peer remove/add)",
+            )
+        self.pinned = theirs.node
+        return theirs
+
+    async def reconcile(self, message: bytes) -> bytes:
+        return await self._post("/reconcile", message)
+
+    async def fetch(self, ids: list[bytes]) -> FetchReply:
+        reply = await self._post("/events/fetch", FetchRequest(tuple(ids)).encode())
+        try:
+            return FetchReply.decode(reply)
+        except ProtocolError as exc:
+            raise PeerError(self.url, "bad_reply", f"fetch: {exc}") from None
+
+    async def push(self, wires: list[bytes]) -> PushReply:
+        reply = await self._post("/events/push", PushRequest(tuple(wires)).encode())
+        try:
+            return PushReply.decode(reply)
+        except ProtocolError as exc:
+            raise PeerError(self.url, "bad_reply", f"push: {exc}") from None
+
+    async def open_stream(self) -> aiohttp.ClientWebSocketResponse:
+        target = PREFIX + "/stream"
+        headers = self.signed_headers("GET", target, b"")
+        try:
+            ws = await self.session.ws_connect(
+                self.url + target,
+                headers=headers,
+                heartbeat=20.0,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                ssl=_NO_VERIFY if self.url.startswith("https") else None,
+            )
+            if self.url.startswith("https"):
+                key = peer_certificate_key(ws.get_extra_info("ssl_object"))
+                if key is None or key != self.pinned:
+                    await ws.close()
+                    raise PeerError(self.url, "key_changed", "stream TLS key is not the peer's")
+            return ws
+        except PeerError:
+            raise
+        except aiohttp.WSServerHandshakeError as exc:
+            raise PeerError(self.url, "refused", f"stream: HTTP {exc.status}") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise PeerError(self.url, "unreachable", str(exc.os_error or exc)) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise PeerError(self.url, "connection_failed", str(exc) or type(exc).__name__) from None
+
+
+def _refusal(url: str, status: int, payload: bytes, headers: Any) -> PeerError:
+    code = headers.get("Aid-Error")
+    detail = ""
+    try:
+        body = msgpack.unpackb(payload, raw=False)
+        if isinstance(body, dict):
+            code = code or str(body.get("code", ""))
+            detail = str(body.get("detail", ""))[:300]
+    except (ValueError, msgpack.UnpackException):
+        pass  # not our error format (a proxy's page?): the status says enough
+    words = {
+        400: "refused our request as malformed",
+        401: "refused our signature",
+        404: "does not speak this federation version",
+        413: "refused a request as too large",
+        429: "asks us to slow down",
+        503: "is not ready",
+    }.get(status, f"answered HTTP {status}")
+    retry = headers.get("Retry-After")
+    suffix = f"; retry after {retry} s" if retry else ""
+    return PeerError(url, code or f"http_{status}", f"{words}: {code or ''} {detail}{suffix}".strip())
