@@ -347,9 +347,7 @@ class FingerprintIndex:
             return False
         chunk = self._chunks[chunk_index]
         pos = chunk.lower_bound(hlc, item_id)
-        if not (
-            pos < len(chunk.hlcs) and chunk.hlcs[pos] == hlc and chunk.id_at(pos) == item_id
-        ):
+        if not (pos < len(chunk.hlcs) and chunk.hlcs[pos] == hlc and chunk.id_at(pos) == item_id):
             return False
         del chunk.hlcs[pos]
         del chunk.ids[pos * ID_BYTES : (pos + 1) * ID_BYTES]
