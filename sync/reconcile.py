@@ -1,0 +1,713 @@
+"""Range-based set reconciliation (Meyer 2023; the idea of negentropy / NIP-77), sans-IO.
+
+Two replicas hold sets of event keys ``(hlc, id)``. The *initiator* drives a session; the
+*responder* answers each message from its set alone and keeps nothing between messages, so a
+server holds no per-client state. When the session ends the initiator knows ``need_ids`` (the
+responder has them, it does not: fetch) and ``have_ids`` (it has them, the responder does not:
+push). Bytes go in and out; nothing here touches a socket or a clock (docs/reconciliation.md).
+
+Rules of the state machine -- the whole of it is the three tables below:
+
+* ``SESSION`` is the initiator's lifecycle. ``initial_message`` is legal once, in READY;
+  ``receive`` only while AWAITING_REPLY. A reply that fails to parse, contradicts the query or
+  exceeds ``max_rounds`` moves the session to FAILED and raises :class:`ProtocolError`; any
+  call out of order raises :class:`SessionOrderError` and changes nothing.
+* ``RESPONDER`` says how a responder answers each range of a query, from the range's mode and
+  what its own set holds there. Its answers tile the key space in order; when the frame or
+  the work budget runs out it stops and DEFERs the rest, so every reply fits ``reply_limit``.
+* ``INITIATOR`` says what the initiator does with each range of a reply. Ranges left to do are
+  queued in key order and sent as the frame allows: the initiator keeps what it learned, the
+  responder never needs to.
+
+Fingerprints and id hashes are keyed with a per-session random salt chosen by the initiator and
+sent in every query, so nobody can grind events whose fingerprints or 8-byte id hashes collide
+with a session's in advance -- negentropy's are unkeyed (docs/reconciliation.md §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Protocol
+
+from crypto.errors import AidError
+from protocol.codes import ReasonCode
+from protocol.errors import ProtocolError
+from sync.fingerprint_index import ID_SUM_MODULUS
+from sync.reconcile_wire import (
+    FINGERPRINT_BYTES,
+    ID_BYTES,
+    ID_HASH_BYTES,
+    INFINITY,
+    MIN_FRAME_BYTES,
+    REPLY_HEADER,
+    SALT_BYTES,
+    Bound,
+    Defer,
+    Entry,
+    Fingerprint,
+    IdList,
+    Ids,
+    MessageWriter,
+    Mode,
+    Skip,
+    parse_query,
+    parse_reply,
+    query_header,
+)
+
+__all__ = [
+    "INITIATOR",
+    "RESPONDER",
+    "SESSION",
+    "Initiator",
+    "Limits",
+    "RangeStore",
+    "SessionOrderError",
+    "SessionState",
+    "Tuning",
+    "respond",
+    "round_trip_bound",
+    "set_fingerprint",
+]
+
+
+class RangeStore(Protocol):
+    """What reconciliation reads from a replica's set: ranks over keys in ``(hlc, id)`` order.
+
+    :class:`sync.fingerprint_index.FingerprintIndex` implements it in O(log n) a call.
+    """
+
+    def __len__(self) -> int: ...
+
+    def rank(self, bound: tuple[int, bytes]) -> int:
+        """How many keys are strictly below ``bound`` (hlc may be 2**64: above all keys)."""
+        ...
+
+    def key_at(self, rank: int) -> tuple[int, bytes]:
+        """The key of rank ``rank``, 0 <= rank < len."""
+        ...
+
+    def prefix_id_sum(self, rank: int) -> int:
+        """Sum of the ``rank`` lowest ids as little-endian ints, modulo 2**256 - 1."""
+        ...
+
+    def keys(self, start: int, stop: int) -> Sequence[tuple[int, bytes]]:
+        """The keys of ranks ``start`` to ``stop - 1``, ascending."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Hard bounds, the same on both sides of the wire by default.
+
+    ``max_frame_bytes`` caps every message a side sends or accepts (a query also asks for
+    replies no larger). ``max_rounds`` is how many replies an initiator takes before giving
+    up on a peer that never converges. ``max_reply_work`` caps a responder's work per reply
+    (units: ids hashed or listed; a fingerprint counts 40), after which it defers the rest.
+    """
+
+    max_frame_bytes: int = 64 * 1024
+    max_rounds: int = 4096
+    max_reply_work: int = 400_000
+
+    def __post_init__(self) -> None:
+        if self.max_frame_bytes < MIN_FRAME_BYTES:
+            raise ValueError(f"max_frame_bytes must be at least {MIN_FRAME_BYTES}")
+        if self.max_rounds < 1 or self.max_reply_work < 1:
+            raise ValueError("limits must be positive")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tuning:
+    """Local choices that shape cost, not correctness (docs/reconciliation.md §6 has the runs
+    that chose the defaults). Peers need not agree on them."""
+
+    initial_split: int = 16  # ranges in the first query
+    branching: int = 4  # children of a differing range
+    id_list_max: int = 16  # initiator lists a differing range of at most this many ids
+    leaf_size: int = 8  # responder splits small ranges into children of at most this many
+    ids_max: int = 2  # responder sends its full ids for a differing range this small
+    max_hashed: int = 4096  # responder hashes at most this many ids to answer one id list
+
+    def __post_init__(self) -> None:
+        if self.initial_split < 1 or self.branching < 2:
+            raise ValueError("initial_split >= 1 and branching >= 2")
+        if not 1 <= self.leaf_size <= self.id_list_max <= 64:
+            raise ValueError("1 <= leaf_size <= id_list_max <= 64")
+        if self.ids_max < 0 or self.max_hashed < self.id_list_max:
+            raise ValueError("ids_max >= 0 and max_hashed >= id_list_max")
+
+
+class SessionOrderError(AidError):
+    """The caller drove a session out of order (a bug in the caller, not the peer)."""
+
+
+class SessionState(Enum):
+    READY = auto()  # nothing sent yet
+    AWAITING_REPLY = auto()  # a query is out
+    DONE = auto()  # have_ids / need_ids are final
+    FAILED = auto()  # the peer broke the protocol; results are partial
+
+
+class _SessionEvent(Enum):
+    SEND_FIRST = auto()
+    REPLY_MORE = auto()  # reply processed, more ranges to ask about
+    REPLY_FINISHED = auto()  # reply processed, nothing left
+    REPLY_REJECTED = auto()
+
+
+SESSION: dict[tuple[SessionState, _SessionEvent], SessionState] = {
+    (SessionState.READY, _SessionEvent.SEND_FIRST): SessionState.AWAITING_REPLY,
+    (SessionState.AWAITING_REPLY, _SessionEvent.REPLY_MORE): SessionState.AWAITING_REPLY,
+    (SessionState.AWAITING_REPLY, _SessionEvent.REPLY_FINISHED): SessionState.DONE,
+    (SessionState.AWAITING_REPLY, _SessionEvent.REPLY_REJECTED): SessionState.FAILED,
+}
+
+
+class Holding(Enum):
+    """What a side finds in its own set for a range it was sent."""
+
+    ANY = auto()  # not looked at (SKIP, DEFER)
+    SAME = auto()  # fingerprints equal
+    FEW = auto()  # fingerprints differ; few enough keys to send/list them outright
+    MANY = auto()  # fingerprints differ; too many keys: split
+    LISTED = auto()  # an id list (or ids) to compare with keys at hand
+    LISTED_MANY = auto()  # an id list over more keys than the responder will hash
+
+
+class Action(Enum):
+    SKIP = auto()  # responder: nothing to say / initiator: range settled
+    SPLIT = auto()  # fingerprints of children of (about) equal count
+    SEND_IDS = auto()  # responder: IDS (its ids not listed + bitfield of listed it lacks)
+    QUEUE_LIST = auto()  # initiator: ask with an ID_LIST next
+    QUEUE_SPLIT = auto()  # initiator: split next
+    RECORD_IDS = auto()  # initiator: add to have_ids / need_ids
+    REQUEUE = auto()  # initiator: ask again for what it had asked about here
+
+
+RESPONDER: dict[tuple[Mode, Holding], Action] = {
+    (Mode.SKIP, Holding.ANY): Action.SKIP,
+    (Mode.FINGERPRINT, Holding.SAME): Action.SKIP,
+    (Mode.FINGERPRINT, Holding.FEW): Action.SEND_IDS,  # n <= ids_max: cheaper than a round
+    (Mode.FINGERPRINT, Holding.MANY): Action.SPLIT,
+    (Mode.ID_LIST, Holding.LISTED): Action.SEND_IDS,
+    (Mode.ID_LIST, Holding.LISTED_MANY): Action.SPLIT,  # bounds hashing work per id list
+}
+
+INITIATOR: dict[tuple[Mode, Holding], Action] = {
+    (Mode.SKIP, Holding.ANY): Action.SKIP,
+    (Mode.FINGERPRINT, Holding.SAME): Action.SKIP,
+    (Mode.FINGERPRINT, Holding.FEW): Action.QUEUE_LIST,  # n <= id_list_max
+    (Mode.FINGERPRINT, Holding.MANY): Action.QUEUE_SPLIT,
+    (Mode.IDS, Holding.LISTED): Action.RECORD_IDS,
+    (Mode.DEFER, Holding.ANY): Action.REQUEUE,
+}
+
+_LOWEST = Bound(hlc=0)  # the lower end of the first range: (0, zero id)
+_FINGERPRINT_WORK = 40  # a fingerprint costs about as much as hashing 40 ids
+_REPLY_RESERVE = 48  # room kept for a closing SKIP (longest bound) and DEFER
+_QUERY_RESERVE = 48  # room kept for the closing SKIP to infinity
+_ENTRY_ESTIMATE = 12  # a FINGERPRINT range is ~1 + 2-3 + 8 bytes on the wire
+_IDS_OVERHEAD = 100  # a pending skip, head, longest bound and counts around an IDS range
+
+
+def _range_fingerprint(salt: bytes, count: int, id_sum: int) -> bytes:
+    # negentropy hashes (sum, count) too; keying the hash with the session salt is ours.
+    data = count.to_bytes(8, "little") + id_sum.to_bytes(32, "little")
+    return hashlib.blake2b(
+        data, digest_size=FINGERPRINT_BYTES, key=salt, person=b"aidnode/rfp/v1"
+    ).digest()
+
+
+def _id_hash(salt: bytes, item_id: bytes) -> bytes:
+    return hashlib.blake2b(
+        item_id, digest_size=ID_HASH_BYTES, key=salt, person=b"aidnode/rid/v1"
+    ).digest()
+
+
+def set_fingerprint(store: RangeStore) -> bytes:
+    """A 16-byte digest of the whole set (unkeyed): equal on two replicas iff in sync.
+
+    For the "in sync" flag shown per peer; it is not used on the reconciliation wire.
+    """
+    count = len(store)
+    data = count.to_bytes(8, "little") + store.prefix_id_sum(count).to_bytes(32, "little")
+    return hashlib.blake2b(data, digest_size=16, person=b"aidnode/set/v1").digest()
+
+
+def round_trip_bound(count: int, tuning: Tuning = Tuning()) -> int:
+    """Round trips a session takes on a set of ``count`` keys when the two sets differ in a
+    few keys (at most ``id_list_max - leaf_size`` in any one range) and no frame fills.
+
+    Every round trip divides the ranges still differing by ``branching`` twice (once per
+    side), from ``count / initial_split``, until the responder can cut them to ``leaf_size``
+    or the initiator can list them; one more round trip settles the lists. So the bound is
+    ``2 + ceil(log_{b²}(count / (initial_split · b · leaf_size)))``: O(log count).
+    """
+    if count <= tuning.id_list_max:
+        return 1
+    size = -(-count // tuning.initial_split)
+    rounds = 1
+    while True:
+        if size <= tuning.branching * tuning.leaf_size or size <= tuning.id_list_max:
+            return rounds + 1
+        size = -(-size // tuning.branching)
+        if size <= tuning.id_list_max:
+            return rounds + 1
+        size = -(-size // tuning.branching)
+        rounds += 1
+
+
+class _RankCache:
+    """Ranks and prefix sums of the bounds of consecutive ranges, each computed once."""
+
+    __slots__ = ("_bound", "_rank", "_store", "_sum")
+
+    def __init__(self, store: RangeStore) -> None:
+        self._store = store
+        self._bound = _LOWEST
+        self._rank = 0
+        self._sum = 0
+
+    def at(self, bound: Bound) -> tuple[int, int]:
+        if bound != self._bound:
+            self._bound = bound
+            self._rank = len(self._store) if bound == INFINITY else self._store.rank(bound.key)
+            self._sum = self._store.prefix_id_sum(self._rank)
+        return self._rank, self._sum
+
+
+def _child_ranks(start: int, stop: int, parts: int) -> list[int]:
+    count = stop - start
+    parts = max(1, min(parts, count))
+    return [start + count * index // parts for index in range(1, parts + 1)]
+
+
+class _ReplyBuilder:
+    """Writes a reply's ranges, merging adjacent skips, within a byte budget."""
+
+    __slots__ = ("_budget", "_skip_to", "writer")
+
+    def __init__(self, budget: int) -> None:
+        self.writer = MessageWriter(REPLY_HEADER)
+        self._budget = budget
+        self._skip_to: Bound | None = None
+
+    def room(self) -> int:
+        return self._budget - _REPLY_RESERVE - len(self.writer)
+
+    def skip(self, upper: Bound) -> None:
+        self._skip_to = upper
+
+    def put(self, entry: Entry) -> bool:
+        """Append ``entry`` (after any pending skip); False, writing nothing, if it won't fit."""
+        mark = self.writer.mark()
+        if self._skip_to is not None:
+            self.writer.add(Skip(upper=self._skip_to))
+        self.writer.add(entry)
+        if self.room() < 0:
+            self.writer.rollback(mark)
+            return False
+        self._skip_to = None
+        return True
+
+    def finish(self, *, deferred: bool) -> bytes:
+        if deferred:
+            if self._skip_to is not None:
+                self.writer.add(Skip(upper=self._skip_to))
+            self.writer.add(Defer())
+        elif self._skip_to is not None:
+            self.writer.add(Skip(upper=self._skip_to))
+        return self.writer.finish()
+
+
+class _Responder:
+    __slots__ = ("_out", "_salt", "_store", "_tuning", "_work", "_work_limit")
+
+    def __init__(
+        self, store: RangeStore, salt: bytes, budget: int, limits: Limits, tuning: Tuning
+    ) -> None:
+        self._store = store
+        self._salt = salt
+        self._tuning = tuning
+        self._out = _ReplyBuilder(budget)
+        self._work = 0
+        self._work_limit = limits.max_reply_work
+
+    def run(self, entries: Sequence[Entry]) -> bytes:
+        ranks = _RankCache(self._store)
+        lower = _LOWEST
+        for entry in entries:
+            if self._work > self._work_limit:
+                return self._out.finish(deferred=True)
+            lower_rank, lower_sum = ranks.at(lower)
+            upper = entry.upper
+            upper_rank, upper_sum = ranks.at(upper)
+            count = upper_rank - lower_rank
+            hashes: tuple[bytes, ...] | None = None
+            if isinstance(entry, Fingerprint):
+                self._work += _FINGERPRINT_WORK
+                id_sum = (upper_sum - lower_sum) % ID_SUM_MODULUS
+                if _range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
+                    holding = Holding.SAME
+                else:
+                    holding = Holding.FEW if count <= self._tuning.ids_max else Holding.MANY
+            elif isinstance(entry, IdList):
+                hashes = entry.hashes
+                many = hashes and count > self._tuning.max_hashed
+                holding = Holding.LISTED_MANY if many else Holding.LISTED
+            else:
+                holding = Holding.ANY
+            action = RESPONDER[(_mode(entry), holding)]
+            if action is Action.SKIP:
+                self._out.skip(upper)
+                done = True
+            elif action is Action.SPLIT:
+                done = self._split(lower_rank, lower_sum, upper, upper_rank)
+            else:
+                done = self._send_ids(lower_rank, upper, upper_rank, hashes)
+            if not done:
+                return self._out.finish(deferred=True)
+            lower = upper
+        return self._out.finish(deferred=False)
+
+    def _split(self, start: int, start_sum: int, upper: Bound, stop: int) -> bool:
+        store, tuning = self._store, self._tuning
+        count = stop - start
+        parts = tuning.branching
+        if count <= tuning.branching * tuning.leaf_size:
+            # Land the children at leaf size, so the initiator can list them next: this is
+            # what keeps the round trips at the bound round_trip_bound() states.
+            parts = -(-count // tuning.leaf_size)
+        previous, previous_sum = start, start_sum
+        for rank in _child_ranks(start, stop, parts):
+            child_upper = (
+                upper if rank == stop else Bound.between(store.key_at(rank - 1), store.key_at(rank))
+            )
+            rank_sum = store.prefix_id_sum(rank)
+            id_sum = (rank_sum - previous_sum) % ID_SUM_MODULUS
+            self._work += _FINGERPRINT_WORK
+            fingerprint = _range_fingerprint(self._salt, rank - previous, id_sum)
+            if not self._out.put(Fingerprint(upper=child_upper, fingerprint=fingerprint)):
+                return False
+            previous, previous_sum = rank, rank_sum
+        return True
+
+    def _send_ids(
+        self, start: int, upper: Bound, stop: int, hashes: tuple[bytes, ...] | None
+    ) -> bool:
+        store = self._store
+        lacks: tuple[bool, ...] = ()
+        if hashes:
+            keys = store.keys(start, stop)
+            self._work += len(keys)
+            # Own keys whose hashes collide (2**-64 a pair) would merge here; harmless odds.
+            mine = {_id_hash(self._salt, key[1]): key for key in keys}
+            listed = set(hashes)
+            lacks = tuple(item not in mine for item in hashes)
+            missing = [key for item, key in mine.items() if item not in listed]
+            complete = True
+        else:
+            # Nothing listed: every key here is missing there. Read only what can fit.
+            cap = max(0, self._out.room()) // ID_BYTES + 1
+            missing = list(store.keys(start, min(stop, start + cap)))
+            self._work += len(missing)
+            complete = len(missing) == stop - start
+        ids = tuple(key[1] for key in missing)
+        if complete and self._out.put(Ids(upper=upper, ids=ids, lacks=lacks)):
+            return True
+        # Too many for the frame: send those that fit, up to a bound just after the last one
+        # sent; the DEFER that follows makes the initiator ask again from there.
+        fit = (self._out.room() - _IDS_OVERHEAD - len(lacks) // 8) // ID_BYTES
+        if fit < 1 or len(missing) <= fit:
+            return False
+        last = missing[fit - 1]
+        cut = Bound.between(last, store.key_at(store.rank(last) + 1))
+        self._out.put(Ids(upper=cut, ids=ids[:fit], lacks=lacks))
+        return False
+
+
+def _mode(entry: Entry) -> Mode:
+    if isinstance(entry, Fingerprint):
+        return Mode.FINGERPRINT
+    if isinstance(entry, IdList):
+        return Mode.ID_LIST
+    if isinstance(entry, Ids):
+        return Mode.IDS
+    return Mode.DEFER if isinstance(entry, Defer) else Mode.SKIP
+
+
+def respond(
+    store: RangeStore, message: bytes, *, limits: Limits = Limits(), tuning: Tuning = Tuning()
+) -> bytes:
+    """The responder's whole job: answer one query from ``store``; keeps no state.
+
+    The reply is at most ``min(limits.max_frame_bytes, query.reply_limit)`` bytes. Raises
+    :class:`ProtocolError` (and nothing else) if ``message`` is not a valid query.
+    """
+    query = parse_query(message, max_bytes=limits.max_frame_bytes)
+    budget = min(limits.max_frame_bytes, query.reply_limit)
+    return _Responder(store, query.salt, budget, limits, tuning).run(query.entries)
+
+
+class _Ask(Enum):
+    CHECK = auto()  # send our fingerprint: the responder has not compared this range yet
+    DIFFERS = auto()  # known to differ: list it if small, else split it
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    lower: Bound
+    upper: Bound
+    ask: _Ask
+    parts: int = 0  # children when split; 0 means Tuning.branching
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    lower: Bound
+    upper: Bound
+    mode: Mode
+    listed: tuple[tuple[int, bytes], ...] = ()
+
+
+class Initiator:
+    """One reconciliation session, driven from this side (see the module docstring).
+
+    ``initial_message()`` gives the first query; feed each reply to ``receive()``, which
+    gives the next query, or None when the session is DONE. Then ``need_ids`` are ids only
+    the responder has and ``have_ids`` ids only this side has (both grow during the session,
+    so fetching can start early). ``store`` may change meanwhile: results then describe the
+    sets as they were when each range was compared. ``salt`` (16 bytes) is for tests; by
+    default it is fresh from :mod:`secrets` for every session, as it must be.
+    """
+
+    def __init__(
+        self,
+        store: RangeStore,
+        *,
+        limits: Limits = Limits(),
+        tuning: Tuning = Tuning(),
+        salt: bytes | None = None,
+    ) -> None:
+        if salt is not None and len(salt) != SALT_BYTES:
+            raise ValueError("salt must be 16 bytes")
+        self._store = store
+        self._limits = limits
+        self._tuning = tuning
+        self._salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+        self._state = SessionState.READY
+        self._queue: list[_Work] = []
+        self._sent: list[_Sent] = []
+        self._have: set[bytes] = set()
+        self._need: set[bytes] = set()
+        self._differ_rate = 1.0
+        self.rounds = 0  # replies received
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def have_ids(self) -> frozenset[bytes]:
+        """Ids this side holds and the responder lacks (push them)."""
+        return frozenset(self._have)
+
+    @property
+    def need_ids(self) -> frozenset[bytes]:
+        """Ids the responder holds and this side lacks (fetch them)."""
+        return frozenset(self._need)
+
+    @property
+    def in_sync(self) -> bool:
+        """True once DONE with nothing to push or fetch."""
+        return self._state is SessionState.DONE and not self._have and not self._need
+
+    def _fire(self, event: _SessionEvent) -> None:
+        following = SESSION.get((self._state, event))
+        if following is None:
+            raise SessionOrderError(f"{event.name} is not allowed in {self._state.name}")
+        self._state = following
+
+    def _expect(self, event: _SessionEvent) -> None:
+        if (self._state, event) not in SESSION:
+            raise SessionOrderError(f"{event.name} is not allowed in {self._state.name}")
+
+    def initial_message(self) -> bytes:
+        """The first query. Raises :class:`SessionOrderError` unless the session is READY."""
+        self._expect(_SessionEvent.SEND_FIRST)
+        self._queue = [_Work(_LOWEST, INFINITY, _Ask.DIFFERS, self._tuning.initial_split)]
+        message = self._next_query()
+        assert message is not None  # a non-empty queue always yields a query
+        self._fire(_SessionEvent.SEND_FIRST)
+        return message
+
+    def receive(self, message: bytes) -> bytes | None:
+        """Take the responder's reply; return the next query, or None when DONE.
+
+        Raises :class:`ProtocolError` (the session is then FAILED) if the reply is malformed,
+        does not answer the query, or the session passes ``limits.max_rounds``; raises
+        :class:`SessionOrderError` if no reply is awaited.
+        """
+        self._expect(_SessionEvent.REPLY_MORE)
+        self.rounds += 1
+        self.bytes_received += len(message)
+        try:
+            if self.rounds > self._limits.max_rounds:
+                raise ProtocolError(ReasonCode.TOO_LARGE, "peer did not converge in max_rounds")
+            reply = parse_reply(message, max_bytes=self._limits.max_frame_bytes)
+            self._absorb(reply.entries)
+        except ProtocolError:
+            self._fire(_SessionEvent.REPLY_REJECTED)
+            raise
+        following = self._next_query()
+        if following is None:
+            self._fire(_SessionEvent.REPLY_FINISHED)
+        else:
+            self._fire(_SessionEvent.REPLY_MORE)
+        return following
+
+    def _absorb(self, entries: Sequence[Entry]) -> None:
+        store, tuning = self._store, self._tuning
+        ranks = _RankCache(store)
+        listed = {sent.lower.key: sent for sent in self._sent if sent.mode is Mode.ID_LIST}
+        found: list[_Work] = []
+        same = differ = 0
+        lower = _LOWEST
+        for entry in entries:
+            upper = entry.upper
+            mode = _mode(entry)
+            holding = Holding.ANY
+            if isinstance(entry, Fingerprint):
+                lower_rank, lower_sum = ranks.at(lower)
+                upper_rank, upper_sum = ranks.at(upper)
+                count = upper_rank - lower_rank
+                id_sum = (upper_sum - lower_sum) % ID_SUM_MODULUS
+                if _range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
+                    holding = Holding.SAME
+                    same += 1
+                else:
+                    holding = Holding.FEW if count <= tuning.id_list_max else Holding.MANY
+                    differ += 1
+            elif isinstance(entry, Ids):
+                holding = Holding.LISTED
+            action = INITIATOR[(mode, holding)]
+            if action is Action.QUEUE_LIST or action is Action.QUEUE_SPLIT:
+                found.append(_Work(lower, upper, _Ask.DIFFERS))
+            elif action is Action.RECORD_IDS:
+                assert isinstance(entry, Ids)
+                self._record(lower, entry, listed.get(lower.key))
+            elif action is Action.REQUEUE:
+                found.extend(self._requeue(lower))
+            lower = upper
+        # Reply ranges come in key order and requeued ones lie beyond them; what did not fit
+        # in the last query lies beyond both, so the queue stays sorted.
+        self._queue = found + self._queue
+        self._sent = []
+        if same + differ:
+            self._differ_rate = differ / (same + differ)
+
+    def _record(self, lower: Bound, entry: Ids, sent: _Sent | None) -> None:
+        if sent is not None:
+            if entry.upper.key > sent.upper.key or len(entry.lacks) != len(sent.listed):
+                raise ProtocolError(ReasonCode.MALFORMED, "ids do not answer the id list sent")
+            for key, lacking in zip(sent.listed, entry.lacks, strict=True):
+                if lacking:
+                    self._have.add(key[1])
+            listed_ids = {key[1] for key in sent.listed}
+            self._need.update(item for item in entry.ids if item not in listed_ids)
+            return
+        if entry.lacks:
+            raise ProtocolError(ReasonCode.MALFORMED, "a bitfield for a range not listed")
+        store = self._store
+        start = store.rank(lower.key)
+        stop = len(store) if entry.upper == INFINITY else store.rank(entry.upper.key)
+        mine = {key[1] for key in store.keys(start, stop)}
+        theirs = set(entry.ids)
+        self._have.update(mine - theirs)
+        self._need.update(theirs - mine)
+
+    def _requeue(self, lower: Bound) -> list[_Work]:
+        again: list[_Work] = []
+        for sent in self._sent:
+            if sent.upper.key > lower.key:
+                start = sent.lower if sent.lower.key >= lower.key else lower
+                ask = _Ask.CHECK if sent.mode is Mode.FINGERPRINT else _Ask.DIFFERS
+                again.append(_Work(start, sent.upper, ask))
+        return again
+
+    def _next_query(self) -> bytes | None:
+        if not self._queue:
+            return None
+        frame = self._limits.max_frame_bytes
+        writer = MessageWriter(query_header(self._salt, frame))
+        ranks = _RankCache(self._store)
+        position = _LOWEST
+        reply_estimate = 0
+        sent: list[_Sent] = []
+        taken = 0
+        for work in self._queue:
+            entries = self._entries_for(work, ranks)
+            mark = writer.mark()
+            if work.lower.key > position.key:
+                writer.add(Skip(upper=work.lower))
+            estimate = 0
+            for entry, _ in entries:
+                writer.add(entry)
+                estimate += self._reply_estimate(entry)
+            too_big = len(writer) > frame - _QUERY_RESERVE or reply_estimate + estimate > frame
+            if taken and too_big:
+                writer.rollback(mark)
+                break
+            sent.extend(record for _, record in entries)
+            reply_estimate += estimate
+            position = work.upper
+            taken += 1
+        self._queue = self._queue[taken:]
+        if position != INFINITY:
+            writer.add(Skip(upper=INFINITY))
+        self._sent = sent
+        message = writer.finish()
+        self.bytes_sent += len(message)
+        return message
+
+    def _reply_estimate(self, entry: Entry) -> int:
+        if isinstance(entry, IdList):
+            return 48 + len(entry.hashes) // 8
+        return 2 + int(self._differ_rate * self._tuning.branching * _ENTRY_ESTIMATE)
+
+    def _entries_for(self, work: _Work, ranks: _RankCache) -> list[tuple[Entry, _Sent]]:
+        store, salt = self._store, self._salt
+        start, start_sum = ranks.at(work.lower)
+        stop, stop_sum = ranks.at(work.upper)
+        count = stop - start
+        if work.ask is _Ask.CHECK:
+            fingerprint = _range_fingerprint(salt, count, (stop_sum - start_sum) % ID_SUM_MODULUS)
+            entry: Entry = Fingerprint(upper=work.upper, fingerprint=fingerprint)
+            return [(entry, _Sent(work.lower, work.upper, Mode.FINGERPRINT))]
+        if count <= self._tuning.id_list_max:
+            keys = tuple((key[0], key[1]) for key in store.keys(start, stop))
+            hashes = tuple(_id_hash(salt, key[1]) for key in keys)
+            entry = IdList(upper=work.upper, hashes=hashes)
+            return [(entry, _Sent(work.lower, work.upper, Mode.ID_LIST, keys))]
+        out: list[tuple[Entry, _Sent]] = []
+        lower, previous, previous_sum = work.lower, start, start_sum
+        for rank in _child_ranks(start, stop, work.parts or self._tuning.branching):
+            if rank == stop:
+                upper, rank_sum = work.upper, stop_sum
+            else:
+                upper = Bound.between(store.key_at(rank - 1), store.key_at(rank))
+                rank_sum = store.prefix_id_sum(rank)
+            id_sum = (rank_sum - previous_sum) % ID_SUM_MODULUS
+            entry = Fingerprint(
+                upper=upper, fingerprint=_range_fingerprint(salt, rank - previous, id_sum)
+            )
+            out.append((entry, _Sent(lower, upper, Mode.FINGERPRINT)))
+            lower, previous, previous_sum = upper, rank, rank_sum
+        return out
