@@ -16,6 +16,7 @@ import random
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -47,7 +48,8 @@ class ServiceSettings:
 class NodeService:
     """A running node. ``await start(host, port)``, then ``await stop()``."""
 
-    installers: list[RouteInstaller] = []  # extra routes (local API, metrics), see node.api
+    # Extra routes (local API, metrics) registered by node.api at import time.
+    installers: ClassVar[list[RouteInstaller]] = []
 
     def __init__(self, node: Node, settings: ServiceSettings | None = None) -> None:
         self.node = node
@@ -73,7 +75,7 @@ class NodeService:
             node.clock,
             self.broadcaster,
             self.settings.gossip,
-            random.Random(),
+            random.Random(),  # noqa: S311  # jitter, not secrets
         )
         self.app = web.Application(client_max_size=MAX_BODY_BYTES)
         self.app.add_routes(self.server.routes())
@@ -102,7 +104,7 @@ class NodeService:
         ssl_context = server_context(self.node.node_identity) if self.node.config.tls else None
         site = web.TCPSite(self.runner, host, port, ssl_context=ssl_context, reuse_address=True)
         await site.start()
-        server = site._server  # noqa: SLF001  # aiohttp exposes the bound port only here
+        server = site._server  # aiohttp exposes the bound port only here
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
         await self.federation.start()

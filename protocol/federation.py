@@ -189,7 +189,9 @@ def _check_keys(raw: dict[str, Any], required: set[str], optional: set[str], wha
         raise ProtocolError(ReasonCode.MISSING_FIELD, f"{what}: {', '.join(sorted(missing))}")
 
 
-def _bytes_list(value: Any, name: str, max_items: int, size: int | None = None) -> tuple[bytes, ...]:
+def _bytes_list(
+    value: Any, name: str, max_items: int, size: int | None = None
+) -> tuple[bytes, ...]:
     if type(value) is not tuple:
         raise fail(name, "must be an array")
     if len(value) > max_items:

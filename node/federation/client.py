@@ -7,7 +7,6 @@ message says it in words, for the operator's status table.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import ssl
 from typing import Any
@@ -83,7 +82,7 @@ class PeerClient:
                 data=body,
                 headers=headers,
                 timeout=self.timeout,
-                ssl=_NO_VERIFY if self.url.startswith("https") else None,
+                ssl=_NO_VERIFY if self.url.startswith("https") else True,
             ) as response:
                 self._check_tls(response)
                 payload = await response.read()
@@ -157,7 +156,7 @@ class PeerClient:
                 headers=headers,
                 heartbeat=20.0,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                ssl=_NO_VERIFY if self.url.startswith("https") else None,
+                ssl=_NO_VERIFY if self.url.startswith("https") else True,
             )
             if self.url.startswith("https"):
                 key = peer_certificate_key(ws.get_extra_info("ssl_object"))
@@ -171,7 +170,7 @@ class PeerClient:
             raise PeerError(self.url, "refused", f"stream: HTTP {exc.status}") from None
         except aiohttp.ClientConnectorError as exc:
             raise PeerError(self.url, "unreachable", str(exc.os_error or exc)) from None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise PeerError(self.url, "connection_failed", str(exc) or type(exc).__name__) from None
 
 
@@ -195,4 +194,5 @@ def _refusal(url: str, status: int, payload: bytes, headers: Any) -> PeerError:
     }.get(status, f"answered HTTP {status}")
     retry = headers.get("Retry-After")
     suffix = f"; retry after {retry} s" if retry else ""
-    return PeerError(url, code or f"http_{status}", f"{words}: {code or ''} {detail}{suffix}".strip())
+    text = f"{words}: {code or ''} {detail}{suffix}".strip()
+    return PeerError(url, code or f"http_{status}", text)

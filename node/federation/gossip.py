@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -50,7 +50,7 @@ class GossipSettings:
     push: bool = True  # keep live streams open (off: anti-entropy only, for measurements)
     watch_s: float = 1.0  # how often the peer list is re-read (peers added by the CLI)
     push_batch: int = 500
-    reconcile: Limits = Limits()
+    reconcile: Limits = field(default_factory=Limits)
 
 
 def _chunks(items: Sequence[bytes], size: int) -> list[list[bytes]]:
@@ -76,7 +76,7 @@ class Federation:
         self.clock = clock
         self.broadcaster = broadcaster
         self.settings = settings
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # noqa: S311  # jitter, not secrets
         self.session: aiohttp.ClientSession | None = None
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._wake: dict[str, asyncio.Event] = {}

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
@@ -53,10 +53,12 @@ class ServerLimits:
     node_burst: int = 200
     address_rate: float = 100.0  # requests per second per remote address (before auth)
     address_burst: int = 400
-    reconcile: Limits = Limits()
+    reconcile: Limits = field(default_factory=Limits)
 
 
-def _error(status: int, code: str, detail: str = "", retry_after: float | None = None) -> web.Response:
+def _error(
+    status: int, code: str, detail: str = "", retry_after: float | None = None
+) -> web.Response:
     headers = {"Aid-Error": code}
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))

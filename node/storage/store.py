@@ -589,7 +589,9 @@ class Store:
             "coalesce((SELECT max(hlc) FROM tombstones), 0))",
         )
 
-    async def wires(self, ids: Sequence[bytes]) -> tuple[dict[bytes, bytes], list[tuple[bytes, int]]]:
+    async def wires(
+        self, ids: Sequence[bytes]
+    ) -> tuple[dict[bytes, bytes], list[tuple[bytes, int]]]:
         """Wire forms of the stored events among ``ids``, and (id, hlc) of those held only as
         tombstones."""
         found: dict[bytes, bytes] = {}
