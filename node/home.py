@@ -50,6 +50,7 @@ class NodeConfig:
     public_url: str = ""  # how peers reach this node, if not http://<listen>
     horizon_days: float = 30.0
     sync_interval_seconds: float = 30.0
+    push: bool = True  # live push streams (off: anti-entropy rounds only)
     trust_capacities: tuple[int, ...] = DEFAULT_CAPACITIES
     pinned_roots: tuple[str, ...] = ()
     blocked: tuple[str, ...] = ()

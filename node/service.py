@@ -54,7 +54,9 @@ class NodeService:
     def __init__(self, node: Node, settings: ServiceSettings | None = None) -> None:
         self.node = node
         self.settings = settings or ServiceSettings(
-            gossip=GossipSettings(interval_s=node.config.sync_interval_seconds)
+            gossip=GossipSettings(
+                interval_s=node.config.sync_interval_seconds, push=node.config.push
+            )
         )
         store = node.store
         self.hello = Hello(node=node.node_identity.public_key, org=node.org, name=node.config.name)
