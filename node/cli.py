@@ -291,7 +291,8 @@ async def peer_list(ctx: Context) -> None:
 
     def text() -> None:
         for state in peers:
-            click.echo(f"{state['url']}  in sync: {state['in_sync']}  last: {state['last_outcome']}")
+            in_sync, last = state["in_sync"], state["last_outcome"]
+            click.echo(f"{state['url']}  in sync: {in_sync}  last: {last}")
 
     emit(ctx, peers, text)
 
