@@ -41,6 +41,7 @@ __all__ = [
     "canonical_flow",
     "compute_labels",
     "flow_path",
+    "with_unreachable",
 ]
 
 UNLIMITED = 1 << 30
@@ -127,6 +128,28 @@ def compute_labels(graph: Graph, seeds: Iterable[int]) -> Labels:
                     reached.append(v)
         frontier = reached
     return Labels(budget=budget, distance=distance)
+
+
+def with_unreachable(labels: Labels, flow: Flow, n: int) -> tuple[Labels, Flow]:
+    """``labels`` and ``flow`` extended to ``n`` indices, the new ones unreachable.
+
+    Exactly what a recomputation returns when the only new indices are orgs that no usable
+    edge reaches: an unreachable node has no capacity and no network edges.
+    """
+    extra = n - len(labels.budget)
+    if extra <= 0:
+        return labels, flow
+    unreachable, zero = [-1] * extra, [0] * extra
+    return (
+        Labels(budget=[*labels.budget, *unreachable], distance=[*labels.distance, *unreachable]),
+        Flow(
+            accepted=flow.accepted,
+            capacity=[*flow.capacity, *zero],
+            through=[*flow.through, *zero],
+            flow_out=[*flow.flow_out, *({} for _ in range(extra))],
+            source_left=[*flow.source_left, *zero],
+        ),
+    )
 
 
 def canonical_flow(

@@ -24,7 +24,7 @@ from itertools import pairwise
 
 from protocol.trust_bodies import MAX_ENDORSE_DEPTH, Level
 from sync.trust_explain import Explanation, explain_level
-from sync.trust_flow import Flow, Labels, canonical_flow, compute_labels
+from sync.trust_flow import Flow, Labels, canonical_flow, compute_labels, with_unreachable
 
 __all__ = [
     "DEFAULT_CAPACITIES",
@@ -313,21 +313,24 @@ class TrustMetric:
         """The level's state with labels, flow and accepted set current."""
         state = self._levels[level]
         changed = state.changed_issuers
-        if state.flow is not None and changed == []:
-            return state
-        labels = compute_labels(state.graph, self._seed_indices)
-        old_flow = state.flow
-        if (
-            old_flow is None
-            or changed is None
-            or labels != state.labels
-            or any(old_flow.capacity[u] > 1 for u in changed)
-        ):
-            state.flow = canonical_flow(
-                state.graph, self._seed_indices, labels, self._capacities, self._ranks()
-            )
-            state.accepted = frozenset(self._ids[i] for i in state.flow.accepted)
+        n = len(state.graph)
+        if state.labels is not None and state.flow is not None and changed is not None:
+            # Orgs interned since the last run arrived only on unusable edges (any other
+            # change is in ``changed``), so they are unreachable until shown otherwise.
+            state.labels, state.flow = with_unreachable(state.labels, state.flow, n)
+            if not changed:
+                return state
+            labels = compute_labels(state.graph, self._seed_indices)
+            if labels == state.labels and all(state.flow.capacity[u] <= 1 for u in changed):
+                state.changed_issuers = []
+                return state  # only capacity-1 issuers changed: no flow can use their edges
+        else:
+            labels = compute_labels(state.graph, self._seed_indices)
         state.labels = labels
+        state.flow = canonical_flow(
+            state.graph, self._seed_indices, labels, self._capacities, self._ranks()
+        )
+        state.accepted = frozenset(self._ids[i] for i in state.flow.accepted)
         state.changed_issuers = []
         return state
 
