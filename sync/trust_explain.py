@@ -97,24 +97,22 @@ class LevelExplanation:
     depth_exhausted_at: tuple[bytes, ...] = ()
 
     def describe(self, names: Mapping[bytes, str] | None = None) -> str:
-        """One English line (or two, with the path) for this level."""
+        """One English line for this level (two when accepted: the path follows)."""
         name = _namer(names)
-        where = (
-            f"distance {self.distance}, capacity {self.capacity}"
-            if self.distance is not None
-            else ""
-        )
         head = f"{self.level.value}: "
         if self.reason is Reason.SEED:
-            return head + f"accepted: a seed of this node ({where})."
+            return head + f"accepted: a seed of this node (capacity {self.capacity})."
         if self.reason is Reason.FLOW:
-            lines = [head + f"accepted ({where}, passes on {self.passed_on})."]
+            lines = [
+                head + f"accepted at distance {self.distance} (capacity {self.capacity}, "
+                f"passes on {_units(self.passed_on)})."
+            ]
             for path in self.paths:
                 steps = [name(path.seed)] + [
-                    f"{name(hop.subject)} [flow {hop.flow}, event {hop.event_id.hex()[:8]}]"
+                    f"{name(hop.subject)} [{_units(hop.flow)}, event {hop.event_id.hex()[:8]}]"
                     for hop in path.hops
                 ]
-                lines.append("    its unit came " + " -> ".join(steps))
+                lines.append("    via " + " -> ".join(steps))
             return "\n".join(lines)
         if self.reason is Reason.BLOCKED:
             return head + "not accepted: blocked by this node's operator."
@@ -126,14 +124,10 @@ class LevelExplanation:
                 "not accepted: endorsement chains reach it only beyond their max_depth "
                 f"(depth runs out at {stoppers}{_more(self.depth_exhausted_at)})."
             )
-        full = ", ".join(
-            f"{name(node.org)} (distance {node.distance}, capacity {node.capacity}"
-            + (", a seed)" if node.seed else ")")
-            for node in self.saturated[:_SHOWN]
-        )
+        full = ", ".join(f"{name(node.org)} ({_spent(node)})" for node in self.saturated[:_SHOWN])
         return head + (
-            f"not accepted: reachable ({where}) but the capacity of every path into it is "
-            f"used up at {full}{_more(self.saturated)}."
+            f"not accepted: reachable at distance {self.distance}, but the capacity of every "
+            f"path into it is used up at {full}{_more(self.saturated)}."
         )
 
 
@@ -161,6 +155,18 @@ class Explanation:
 
 
 _SHOWN = 5  # describe() names at most this many nodes; the data carries all of them
+
+
+def _units(count: int) -> str:
+    return f"{count} unit" if count == 1 else f"{count} units"
+
+
+def _spent(node: SaturatedNode) -> str:
+    if node.seed:
+        return f"a seed, all {_units(node.capacity)} given out"
+    if node.capacity == 1:
+        return f"distance {node.distance}, capacity 1: passes nothing on"
+    return f"distance {node.distance}, capacity {node.capacity}: passes on {node.capacity - 1}"
 
 
 def _more(items: Sequence[object]) -> str:
