@@ -27,6 +27,7 @@ __all__ = [
     "Reason",
     "SaturatedNode",
     "explain_level",
+    "standing_of",
 ]
 
 
@@ -143,15 +144,31 @@ class Explanation:
         """The explanation at ``level``."""
         return self.verifier if level is Level.VERIFIER else self.member
 
+    @property
+    def standing(self) -> Level | None:
+        """The highest level whose run accepts the key (see ``Acceptance.standing``)."""
+        return standing_of(member=self.member.accepted, verifier=self.verifier.accepted)
+
     def describe(self, names: Mapping[bytes, str] | None = None) -> str:
         """A few English lines; ``names`` maps org ids to display names where known."""
+        standing = self.standing
+        verdict = f"accepted as {standing.value}" if standing else "not accepted"
         return "\n".join(
             [
-                f"{_namer(names)(self.key)}:",
+                f"{_namer(names)(self.key)}: {verdict}",
                 "  " + self.member.describe(names),
                 "  " + self.verifier.describe(names),
             ]
         )
+
+
+def standing_of(*, member: bool, verifier: bool) -> Level | None:
+    """An org's standing from whether the member and verifier runs accept it: the highest
+    level that does (Advogato's rule: a verifier is a member even if the member run, a
+    separate flow, gave its place to others)."""
+    if verifier:
+        return Level.VERIFIER
+    return Level.MEMBER if member else None
 
 
 _SHOWN = 5  # describe() names at most this many nodes; the data carries all of them

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from protocol.trust_bodies import MAX_ENDORSE_DEPTH, Level
-from sync.trust_explain import Explanation, explain_level
+from sync.trust_explain import Explanation, explain_level, standing_of
 from sync.trust_flow import Flow, Labels, canonical_flow, compute_labels, with_unreachable
 
 __all__ = [
@@ -73,14 +73,23 @@ class Endorsement:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Acceptance:
-    """The accepted org ids at each level."""
+    """The org ids accepted by each level's run of the metric."""
 
     member: frozenset[bytes]
     verifier: frozenset[bytes]
 
     def at(self, level: Level) -> frozenset[bytes]:
-        """The accepted set at ``level``."""
+        """The accepted set of the run at ``level``."""
         return self.verifier if level is Level.VERIFIER else self.member
+
+    def standing(self, org: bytes) -> Level | None:
+        """The highest level whose run accepts ``org`` (None: neither does).
+
+        This is Advogato's rule for an account's certification level, and what consumers
+        should ask: the runs are separate flows, so an org can be accepted by the verifier
+        run yet lose its place in the busier member run, and it is still a member.
+        """
+        return standing_of(member=org in self.member, verifier=org in self.verifier)
 
 
 def compute_acceptance(
@@ -269,8 +278,21 @@ class TrustMetric:
         self._levels = {level: _LevelState() for level in Level}
         active_seeds = self._seeds - self._blocked
         self._seed_indices = sorted(self._intern(org) for org in sorted(active_seeds))
+        intern, pairs = self._intern, self._pairs
         for edge in self._edges.values():
-            self._store(edge)
+            pair = (intern(edge.issuer), intern(edge.subject))
+            pairs.setdefault(pair, {})[edge.event_id] = edge
+        # Fresh level states recompute in full, so the graphs are filled in directly.
+        member = self._levels[Level.MEMBER].graph
+        verifier = self._levels[Level.VERIFIER].graph
+        blocked = {self._index[org] for org in self._blocked if org in self._index}
+        for (u, v), parallel in pairs.items():
+            if u == v or u in blocked or v in blocked:
+                continue
+            member[u][v] = max(e.max_depth for e in parallel.values())
+            depths = [e.max_depth for e in parallel.values() if e.level is Level.VERIFIER]
+            if depths:
+                verifier[u][v] = max(depths)
 
     def _intern(self, org: bytes) -> int:
         index = self._index.get(org)

@@ -117,7 +117,7 @@ def test_levels_are_explained_separately() -> None:
 def test_describe_renders_each_verdict_in_words_with_known_names() -> None:
     edges = [endorse(0, 1, level=Level.VERIFIER), endorse(1, 2)]
     accepted = explain(edges, 2).describe({org(1): "Wuhan drivers", org(2): "Mask group"})
-    assert accepted.splitlines()[0] == f"Mask group ({org(2).hex()[:8]}…):"
+    assert accepted.splitlines()[0] == f"Mask group ({org(2).hex()[:8]}…): accepted as member"
     assert "member: accepted at distance 2 (capacity 10, passes on 0 units)." in accepted
     assert "[1 unit, event " in accepted
     assert "Wuhan drivers" in accepted and "verifier: not accepted: no chain" in accepted
@@ -130,3 +130,10 @@ def test_describe_renders_each_verdict_in_words_with_known_names() -> None:
     assert "beyond their max_depth" in explain(depth, 2).describe()
     assert "blocked" in explain(depth, 1, blocked=[org(1)]).describe()
     assert "a seed of this node" in explain(depth, 0).describe()
+
+
+def test_standing_is_the_highest_level_whose_run_accepts_the_key() -> None:
+    assert explain([endorse(0, 1, level=Level.VERIFIER)], 1).standing is Level.VERIFIER
+    assert explain([endorse(0, 1)], 1).standing is Level.MEMBER
+    assert explain([endorse(0, 1)], 2).standing is None
+    assert explain([endorse(0, 1)], 2).describe().splitlines()[0].endswith(": not accepted")

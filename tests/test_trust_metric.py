@@ -159,6 +159,26 @@ def test_verifier_level_counts_only_verifier_endorsements() -> None:
     assert result.at(Level.VERIFIER) is result.verifier
 
 
+def test_a_verifier_keeps_member_standing_when_the_member_run_gives_its_place_away() -> None:
+    # The seed passes on 2 units; three orgs at distance 1 compete in the member run, and
+    # the one that loses (by org id) is the only verifier.
+    member_edges = [endorse(0, i) for i in (1, 2, 3)]
+    (loser,) = compute_acceptance(member_edges, [org(0)], capacities=(3, 1)).member ^ {
+        org(0),
+        org(1),
+        org(2),
+        org(3),
+    }
+    verifier_edge = Endorsement(
+        issuer=org(0), subject=loser, level=Level.VERIFIER, max_depth=0, event_id=bytes(32)
+    )
+    result = compute_acceptance([*member_edges, verifier_edge], [org(0)], capacities=(3, 1))
+    assert loser not in result.member and loser in result.verifier
+    assert result.standing(loser) is Level.VERIFIER
+    assert result.standing(org(5)) is None
+    assert {result.standing(o) for o in result.member} == {Level.MEMBER, Level.VERIFIER}
+
+
 def test_blocking_removes_the_org_and_all_its_edges() -> None:
     edges = [*chain(2), endorse(0, 3), endorse(3, 4)]
     metric = TrustMetric([org(0)], blocked=[org(1)])
