@@ -169,6 +169,9 @@ def canonical_flow(
     return _Greedy(graph, seeds, labels, capacities, rank).run()
 
 
+_NO_PREDECESSORS: list[int] = []  # shared, only ever read
+
+
 class _Greedy:
     """One run of the greedy basis. Split nodes are ints: ``x_in = 2x``, ``x_out = 2x + 1``."""
 
@@ -183,38 +186,46 @@ class _Greedy:
         n = len(graph)
         distance, budget = labels.distance, labels.budget
         last = len(capacities) - 1
-        reachable = [i for i in range(n) if distance[i] >= 0]
-        capacity = [0] * n
-        for i in reachable:
-            capacity[i] = capacities[min(distance[i], last)]
-        key = [0] * n
-        for i in reachable:
-            key[i] = distance[i] * n + rank[i]
-        self.order = sorted(reachable, key=key.__getitem__)
-        # Residual predecessors of x_in along unbounded edges, closest endorser first so the
-        # search usually walks straight back to a seed. A node of capacity 1 has a zero
-        # x_in -> x_out edge and can never pass flow on, so its out-edges are left out.
-        self.in_pred: list[list[int]] = [[] for _ in range(n)]
-        in_pred = self.in_pred
-        for u in self.order:
-            if capacity[u] > 1 and budget[u] >= 1:
-                out_node = 2 * u + 1
-                for v in graph[u]:
-                    in_pred[v].append(out_node)
+        # capacity by distance; the extra 0 at the end is what distance -1 indexes.
+        by_distance = [capacities[min(d, last)] for d in range(max(distance, default=0) + 1)]
+        by_distance.append(0)
+        capacity = [by_distance[d] for d in distance]
         self.capacity = capacity
         self.through_cap = [c - 1 if c else 0 for c in capacity]
+
+        def key(i: int) -> int:
+            return distance[i] * n + rank[i]
+
+        # Only feeders (capacity >= 2, depth budget left) can pass flow on: a capacity-1 node
+        # has a zero x_in -> x_out edge. So only seeds and the feeders' endorsees can ever be
+        # accepted, and the work stays in the near region however large the graph beyond.
+        feeders = sorted((u for u, c in enumerate(capacity) if c > 1 and budget[u] >= 1), key=key)
+        # Residual predecessors of x_in along unbounded edges, closest endorser first so the
+        # search usually walks straight back to a seed.
+        self.in_pred: dict[int, list[int]] = {}
+        in_pred = self.in_pred
+        for u in feeders:
+            out_node = 2 * u + 1
+            for v in graph[u]:
+                if v in in_pred:
+                    in_pred[v].append(out_node)
+                else:
+                    in_pred[v] = [out_node]
+        seed_set = set(seeds)
+        self.order = sorted(seed_set.union(in_pred), key=key)
         self.through = [0] * n
         self.flow_out: list[dict[int, int]] = [{} for _ in range(n)]
         self.source_left = [0] * n
-        for seed in set(seeds):
+        for seed in seed_set:
             self.source_left[seed] = capacity[seed]
         # alive: split nodes not yet proven unreachable from the source. The reachable set
         # only shrinks as flow is added, so a proof stays valid for the rest of the run.
         self.alive = bytearray(2 * n)
-        for i in reachable:
+        for i in self.order:
             self.alive[2 * i] = 1
-            if self.through_cap[i]:
-                self.alive[2 * i + 1] = 1
+        for u in feeders:
+            self.alive[2 * u] = 1
+            self.alive[2 * u + 1] = 1
         self.mark = [0] * (2 * n)
         self.stamp = 0
 
@@ -253,7 +264,7 @@ class _Greedy:
         mark[start] = stamp
         visited = [start]
         path = [start]
-        pending: list[list[int]] = [in_pred[x]]
+        pending: list[list[int]] = [in_pred.get(x, _NO_PREDECESSORS)]
         position = [0]
         while path:
             node = path[-1]
@@ -292,7 +303,7 @@ class _Greedy:
             else:
                 if source_left[index] > 0:
                     return path
-                pending.append(in_pred[index])
+                pending.append(in_pred.get(index, _NO_PREDECESSORS))
         for node in visited:
             alive[node] = 0
         return None
