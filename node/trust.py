@@ -181,6 +181,7 @@ class TrustKeeper:
         )
         self._current = _Current(member=frozenset(self._seed_orgs()))
         self._refresh_lock = asyncio.Lock()
+        self._identity_seen: object = None
         self._dirty = asyncio.Event()
 
     @classmethod
@@ -254,11 +255,15 @@ class TrustKeeper:
             verifier = self.metric.accepted(Level.VERIFIER)
             changed = (member, verifier) != (self._current.member, self._current.verifier)
             self._current.member, self._current.verifier = member, verifier
+            identity_moved = identity is not self._identity_seen
+            self._identity_seen = identity
         if changed:
             await self.store.set_accepted(Level.MEMBER.value, self.accepted(Level.MEMBER))
             await self.store.set_accepted(Level.VERIFIER.value, verifier)
-            if await self.store.promote():
-                self._dirty.set()  # promoted events may carry endorsements: look again
+        # New acceptance, or identity news (a delegation makes a key act for an accepted org):
+        # either can admit authors waiting in quarantine.
+        if (changed or identity_moved) and await self.store.promote():
+            self._dirty.set()  # promoted events may carry endorsements: look again
         return changed
 
     def _sync_seeds_and_blocks(self) -> None:

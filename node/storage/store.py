@@ -265,6 +265,7 @@ class Store:
         does not echo events back where they came from."""
         outcomes: list[Outcome | None] = [None] * len(decoded)
         first: dict[bytes, int] = {}
+        suspect: list[tuple[Event, bytes]] = []
         for index, item in enumerate(decoded):
             if isinstance(item, ProtocolError):
                 outcomes[index] = Outcome(OutcomeStatus.REJECTED, None, item.code, item.detail)
@@ -277,7 +278,6 @@ class Store:
             known = await self._known(list(first))
             held = await quarantined_ids(self._db, [i for i in first if i not in known])
             fresh: list[Event] = []
-            suspect: list[tuple[Event, bytes]] = []
             for event_id, index in first.items():
                 event = decoded[index]
                 assert isinstance(event, Event)
@@ -290,6 +290,7 @@ class Store:
                 else:
                     fresh.append(event)
                     outcomes[index] = Outcome(OutcomeStatus.ACCEPTED, event_id)
+            identity_changed = False
             if fresh or suspect:
                 now = self.clock.now_ms()
                 async with self._transaction() as db:
@@ -297,9 +298,16 @@ class Store:
                     if suspect:
                         await quarantine(db, suspect, now, self.quarantine_caps)
                 self._after_commit(commit, origin)
+                identity_changed = commit.identity is not None
                 # Events about a purged record were kept as tombstones only.
                 for _, event_id in commit.tombstoned:
                     outcomes[first[event_id]] = Outcome(OutcomeStatus.DUPLICATE, event_id)
+        if suspect and identity_changed:
+            # The batch's own identity events (a delegation, say) may admit the authors of
+            # events quarantined a moment ago: judge them again now.
+            for event_id in await self.promote():
+                if event_id in first:
+                    outcomes[first[event_id]] = Outcome(OutcomeStatus.ACCEPTED, event_id)
         return [o for o in outcomes if o is not None]
 
     async def _known(
@@ -480,11 +488,11 @@ class Store:
     async def quarantine_size(self) -> int:
         return await scalar(self._read, "SELECT count(*) FROM quarantine")
 
-    async def promote(self) -> int:
+    async def promote(self) -> list[bytes]:
         """Move quarantined events whose authors the policy now admits into the store (no
-        fetching again); returns how many were stored. Repeats while promotions (identity
-        events, say) admit further authors."""
-        promoted = 0
+        fetching again); returns the ids stored. Repeats while promotions (identity events,
+        say) admit further authors."""
+        promoted: list[bytes] = []
         for _ in range(8):
             async with self._lock:
                 await self._catch_up_locked()
@@ -499,7 +507,7 @@ class Store:
                     fresh = [e for e in events if e.id not in known]
                     commit = await write_batch(db, self.memory, fresh, self.clock.now_ms())
                 self._after_commit(commit, None)
-                promoted += len(commit.stored)
+                promoted += [e.id for e in commit.stored]
         return promoted
 
     # -- queries --------------------------------------------------------------------------------
