@@ -262,6 +262,7 @@ class TrustMetric:
                     labels=state.labels,
                     flow=state.flow,
                     ids=self._ids,
+                    rank=self._ranks(),
                     event_for=event_for,
                 )
             )
