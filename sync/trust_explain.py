@@ -209,13 +209,14 @@ def explain_level(
     labels: Labels,
     flow: Flow,
     ids: Sequence[bytes],
+    rank: Sequence[int],
     event_for: Callable[[int, int], bytes],
 ) -> LevelExplanation:
     """Explain index ``index`` (None: a key this metric never saw) at one level.
 
     ``graph``, ``seeds``, ``labels`` and ``flow`` are that level's computation;
-    ``ids[i]`` is the org id of index ``i``; ``event_for(u, v)`` the event id that stands for
-    edge ``u -> v`` at this level.
+    ``ids[i]`` is the org id of index ``i`` and ``rank[i]`` its position in org-id order;
+    ``event_for(u, v)`` the event id that stands for edge ``u -> v`` at this level.
     """
     if blocked:
         return LevelExplanation(level=level, accepted=False, reason=Reason.BLOCKED)
@@ -233,7 +234,7 @@ def explain_level(
     capacity = flow.capacity[index]
     passed_on = flow.through[index]
     if index in flow.accepted:
-        chain = flow_path(flow, seeds, index)
+        chain = flow_path(flow, seeds, index, rank)
         hops = tuple(
             FlowHop(
                 issuer=ids[u],

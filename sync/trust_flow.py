@@ -1,7 +1,7 @@
 """The Advogato network-flow metric on an integer-indexed endorsement graph (docs/trust.md).
 
 This is the arithmetic core of :mod:`sync.trust_metric`; it knows nothing of org ids, events
-or levels. A graph is ``out_edges[u] = {v: max_depth}`` over dense indices ``0 … n-1``; blocked
+or levels. A graph is ``graph[u] = {v: max_depth}`` over dense indices ``0 … n-1``; blocked
 orgs and self-endorsements are already gone. Every function is pure and deterministic: with
 the same graph, seeds and ``rank`` (each index's position in org-id order) it returns the same
 labels, the same accepted set and the same flow, whatever order the graph was built in.
@@ -329,31 +329,36 @@ class _Greedy:
         self.source_left[path[-1] >> 1] -= 1
 
 
-def flow_path(flow: Flow, seeds: Iterable[int], x: int) -> list[int]:
-    """Indices ``[seed, …, x]`` of one path of positive flow that ends in ``x``'s sink edge.
+def flow_path(flow: Flow, seeds: Iterable[int], x: int, rank: Sequence[int]) -> list[int]:
+    """Indices ``[seed, …, x]`` of a shortest path of positive flow into ``x``'s sink edge.
 
-    ``x`` must be in ``flow.accepted``. The path is a step of a flow decomposition: every hop
-    carries flow, so it shows where ``x``'s unit came from. ``[x]`` for a seed fed directly.
+    ``x`` must be in ``flow.accepted``; raises ValueError otherwise. Every hop carries flow, so
+    the path is one step of a decomposition of the flow: the route of ``x``'s own unit. Ties
+    go to the endorser first in org-id order (``rank``), so every replica shows the same path.
+    ``[x]`` for a seed, which the source feeds directly.
     """
     seed_set = set(seeds)
     inflow: dict[int, list[int]] = {}
     for u, flows in enumerate(flow.flow_out):
         for v in flows:
             inflow.setdefault(v, []).append(u)
-    # Depth-first backwards along positive flow; conservation guarantees a seed is reached.
+    # Breadth-first backwards along positive flow; conservation guarantees a seed is reached
+    # (every seed's own unit comes from its source edge, which no augmentation ever undoes).
     parent: dict[int, int] = {x: x}
-    stack = [x]
-    while stack:
-        v = stack.pop()
-        if v in seed_set and flow.source_left[v] < flow.capacity[v]:
-            path = [v]
-            while path[-1] != x:
-                path.append(parent[path[-1]])
-            return path
-        for u in sorted(inflow.get(v, ()), reverse=True):
-            if u not in parent and flow.through[u] > 0:
-                parent[u] = v
-                stack.append(u)
+    frontier = [x]
+    while frontier:
+        reached: list[int] = []
+        for v in frontier:
+            if v in seed_set and flow.source_left[v] < flow.capacity[v]:
+                path = [v]
+                while path[-1] != x:
+                    path.append(parent[path[-1]])
+                return path
+            for u in sorted(inflow.get(v, ()), key=rank.__getitem__):
+                if u not in parent and flow.through[u] > 0:
+                    parent[u] = v
+                    reached.append(u)
+        frontier = reached
     raise ValueError("index is not accepted: no flow reaches its sink edge")
 
 

@@ -99,7 +99,8 @@ def compute_acceptance(
     capacities: Sequence[int] = DEFAULT_CAPACITIES,
     blocked: Iterable[bytes] = (),
 ) -> Acceptance:
-    """The accepted sets from scratch: the reference :class:`TrustMetric` must agree with.
+    """Each level's accepted set, computed from scratch: the reference a :class:`TrustMetric`
+    holding the same edges agrees with. Depends on the edge *set* only, not its order.
 
     Blocked orgs lose all their edges and are never accepted, even if they are seeds.
     Parallel edges between the same two orgs act as one edge with their largest
@@ -232,7 +233,11 @@ class TrustMetric:
             self._reset_graph()
 
     def accepted(self, level: Level) -> frozenset[bytes]:
-        """The org ids accepted at ``level`` (seeds included, blocked orgs never)."""
+        """The org ids the run at ``level`` accepts (seeds included, blocked orgs never).
+
+        To ask whether an org counts as a member at all, use ``acceptance().standing(org)``:
+        the verifier run can accept an org the member run gave no place to (docs/trust.md §7).
+        """
         return self._result(Level(level)).accepted
 
     def acceptance(self) -> Acceptance:
@@ -262,6 +267,7 @@ class TrustMetric:
                     labels=state.labels,
                     flow=state.flow,
                     ids=self._ids,
+                    rank=self._ranks(),
                     event_for=event_for,
                 )
             )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from protocol.trust_bodies import MAX_ENDORSE_DEPTH, Level
 from sync.trust_explain import Explanation, Reason, SaturatedNode
@@ -52,6 +56,24 @@ def test_a_flow_hop_names_the_deepest_reaching_of_parallel_endorsements() -> Non
     shallow, deep = endorse(0, 1, max_depth=0, event=1), endorse(0, 1, max_depth=3, event=2)
     (path,) = explain([shallow, deep], 1).member.paths
     assert [hop.event_id for hop in path.hops] == [deep.event_id]
+
+
+def test_when_several_endorsers_carry_flow_the_path_takes_the_first_by_org_id() -> None:
+    # Org 5 (distance 2, capacity 2) takes a unit from each of orgs 1 and 4 (one for itself,
+    # one for org 3); every replica must show the same one, whatever order edges came in.
+    edges = [
+        endorse(0, 1),
+        endorse(0, 4),
+        endorse(4, 2),
+        endorse(1, 5),
+        endorse(4, 5),
+        endorse(5, 3),
+    ]
+    forward = explain(edges, 5, capacities=(10, 3, 2, 1))
+    backward = explain(edges[::-1], 5, capacities=(10, 3, 2, 1))
+    assert forward == backward
+    (path,) = forward.member.paths
+    assert [hop.issuer for hop in path.hops] == [org(0), min(org(1), org(4))]
 
 
 def test_a_seed_is_accepted_as_a_seed_with_an_empty_path() -> None:
@@ -137,3 +159,28 @@ def test_standing_is_the_highest_level_whose_run_accepts_the_key() -> None:
     assert explain([endorse(0, 1)], 1).standing is Level.MEMBER
     assert explain([endorse(0, 1)], 2).standing is None
     assert explain([endorse(0, 1)], 2).describe().splitlines()[0].endswith(": not accepted")
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 5), st.sampled_from(Level)),
+        min_size=8,
+        max_size=30,
+    ),
+    st.randoms(),
+)
+def test_explanations_do_not_depend_on_the_order_edges_arrive_in(
+    pairs: list[tuple[int, int, Level]], rng: random.Random
+) -> None:
+    edges = [endorse(u, v, level=level, event=k) for k, (u, v, level) in enumerate(pairs)]
+    shuffled = list(edges)
+    rng.shuffle(shuffled)
+    one, other = (
+        TrustMetric([org(0), org(1)], capacities=(4, 2, 1)),
+        TrustMetric([org(1), org(0)], capacities=(4, 2, 1)),
+    )
+    for edge in edges:
+        one.add_edge(edge)
+    other.replace_edges(shuffled)
+    for i in range(6):
+        assert one.explain(org(i)) == other.explain(org(i))

@@ -234,7 +234,7 @@ def test_flow_path_runs_from_a_seed_along_edges_that_carry_flow(
     graph, seeds, capacities, rank = network
     _, flow = run(graph, seeds, capacities, rank)
     for x in flow.accepted:
-        path = flow_path(flow, seeds, x)
+        path = flow_path(flow, seeds, x, rank)
         assert path[0] in seeds and path[-1] == x
         assert len(set(path)) == len(path)
         for u, v in pairwise(path):
