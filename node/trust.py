@@ -34,7 +34,14 @@ from sync.trust_graph import EdgeStatus, edge_status, trust_edges
 from sync.trust_metric import Endorsement, TrustMetric
 from sync.views import Attestation, EndorsementView, RecordView
 
-__all__ = ["ADMIT_MODES", "EndorsementFact", "TrustExplanation", "TrustKeeper", "VerifiedBy"]
+__all__ = [
+    "ADMIT_MODES",
+    "EndorsementFact",
+    "TrustExplanation",
+    "TrustKeeper",
+    "VerifiedBy",
+    "load_trust",
+]
 
 ADMIT_MODES = ("trusted", "all")
 TRUST_KINDS = frozenset({*IDENTITY_KINDS, Kind.ENDORSE})
@@ -214,6 +221,9 @@ class TrustKeeper:
         org = self.store.identity.org_of(author)
         return org in self._current.member or org in self._current.verifier
 
+    async def quarantine_size(self) -> int:
+        return await self.store.quarantine_size()
+
     def accepted(self, level: Level | str) -> frozenset[bytes]:
         """Orgs this node accepts at ``level`` (a verifier also counts as a member)."""
         if Level(level) is Level.VERIFIER:
@@ -346,6 +356,17 @@ class TrustKeeper:
                 path = (best.seed, *(hop.subject for hop in best.hops))
             out.append(VerifiedBy(attestation, path))
         return out
+
+
+async def load_trust(node: Any) -> TrustKeeper:
+    """The trust keeper of an open :class:`node.runtime.Node` (attached when it opened)."""
+    keeper = node.trust
+    if keeper is None:
+        keeper = node.trust = await TrustKeeper.attach(
+            node.store, node.org, node.config, node.clock
+        )
+    assert isinstance(keeper, TrustKeeper)
+    return keeper
 
 
 def _rebuilt(

@@ -45,7 +45,9 @@ def wires(*events: Event) -> list[bytes]:
 
 
 async def endorse(node: Node, org: bytes, level: str = "member", max_depth: int = 3) -> None:
-    await node.endorse(org, "someone", level, max_depth=max_depth, expires_ms=START_MS + 365 * DAY_MS)
+    await node.endorse(
+        org, "someone", level, max_depth=max_depth, expires_ms=START_MS + 365 * DAY_MS
+    )
     assert node.trust is not None
     await node.trust.refresh()
 
