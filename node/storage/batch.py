@@ -33,7 +33,7 @@ from sync.views import RecordView
 
 __all__ = ["Commit", "Memory", "write_batch"]
 
-CACHE_EVENTS = 50_000
+CACHE_EVENTS = 10_000  # decoded events are ~2 KB each in memory
 
 
 @dataclass(slots=True)

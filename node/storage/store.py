@@ -390,13 +390,12 @@ class Store:
     # -- the reconciliation index and what peers fetch ------------------------------------------
 
     async def build_index(self) -> FingerprintIndex:
-        """(Re)build the in-memory reconciliation index: every event and tombstone key."""
-        async with self._db.execute(
-            "SELECT hlc, id FROM (SELECT hlc, id FROM events UNION ALL "
-            "SELECT hlc, id FROM tombstones) ORDER BY hlc, id"
-        ) as cursor:
-            rows = await cursor.fetchall()
-        self.index = FingerprintIndex.from_sorted((hlc, event_id) for hlc, event_id in rows)
+        """(Re)build the in-memory reconciliation index: every event and tombstone key.
+
+        Streams the keys in (hlc, id) order from a private read-only connection in a worker
+        thread, so a million keys never sit in memory as Python rows (start-up stays fast and
+        small); the caller holds the store's lock or calls it before serving."""
+        self.index = await asyncio.to_thread(_read_index, self.path)
         return self.index
 
     async def max_hlc(self) -> int:
@@ -559,6 +558,21 @@ async def _close_quietly(*connections: aiosqlite.Connection | None) -> None:
             # Already failing: the original error is what the operator needs.
             with contextlib.suppress(sqlite3.Error):
                 await connection.close()
+
+
+def _read_index(path: Path) -> FingerprintIndex:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cursor = connection.execute(
+            "SELECT hlc, id FROM (SELECT hlc, id FROM events UNION ALL "
+            "SELECT hlc, id FROM tombstones) ORDER BY hlc, id"
+        )
+        cursor.arraysize = 10_000
+        return FingerprintIndex.from_sorted(cursor)
+    except sqlite3.Error as exc:
+        raise StorageError(str(path), _cause(exc)) from exc
+    finally:
+        connection.close()
 
 
 def _stored_wire(wire: bytes) -> Event:
