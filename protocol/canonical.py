@@ -5,7 +5,8 @@ binaries, arrays and maps use msgpack's shortest header; strings are UTF-8 in NF
 no extension types, no nil inside bodies (absence is the only way to say "not set").
 
 :func:`decode` refuses any byte string that is not the canonical encoding of what it decodes
-to: it decodes strictly (sorted unique keys checked while decoding), re-encodes and compares.
+to: it decodes, checks what re-encoding cannot see (key order and type, floats, depth),
+re-encodes and compares.
 So an event has one payload, one id and one signature, and no verifier can be tricked by two
 encodings of "the same" event (the canonical-JSON trap of early Secure Scuttlebutt).
 """
@@ -56,29 +57,46 @@ def encode(value: Any) -> bytes:
         raise ProtocolError(ReasonCode.BAD_FIELD, "integer out of range") from exc
 
 
-def _sorted_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
-    # Key *types* are checked where maps are interpreted (schemas, check_plain); here only
-    # order and uniqueness, which decoding into a dict would otherwise hide.
-    value = dict(pairs)
-    keys = list(value)
-    try:
-        if len(keys) != len(pairs) or keys != sorted(keys):
-            raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys unsorted or duplicated")
-    except TypeError:  # keys of mixed types cannot be ordered
-        raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys of mixed types") from None
-    return value
-
-
 def _no_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(ReasonCode.NON_CANONICAL, "extension types are not allowed")
+
+
+def _check_tree(value: dict[Any, Any] | tuple[Any, ...], depth: int) -> None:
+    """Refuse what re-encoding cannot reveal: unsorted or non-string map keys, floats (a
+    float64 re-encodes to the same bytes) and nesting deeper than MAX_NEST.
+
+    Duplicate keys need no check here: the decoded dict holds fewer entries than the map
+    header announced, so the re-encoding is shorter and differs from the input.
+    """
+    if value and depth >= MAX_NEST:  # its elements would sit deeper than MAX_NEST
+        raise ProtocolError(ReasonCode.TOO_LARGE, "nested too deep")
+    items: Any = value
+    if type(value) is dict:
+        previous = ""
+        for key in value:
+            if type(key) is not str:  # a bin key: the string spelled as bytes
+                raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys must be strings")
+            if key <= previous and previous:  # str order is code-point order = UTF-8 order
+                raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys unsorted")
+            previous = key
+        items = value.values()
+    for item in items:
+        kind = type(item)
+        if kind is dict or kind is tuple:
+            _check_tree(item, depth + 1)
+        elif kind is float:
+            raise ProtocolError(ReasonCode.NON_CANONICAL, "floats are not allowed")
 
 
 def decode(data: bytes) -> Any:
     """Decode one canonical msgpack value. Arrays come back as tuples, maps as dicts.
 
-    Raises :class:`ProtocolError`: ``malformed`` if the bytes are not one msgpack value,
-    ``non_canonical`` if they are but not in canonical form. Floats, nil and non-NFC strings
-    are left for the schema (or :func:`check_plain`) to refuse, since they are legal msgpack.
+    Exactly the byte strings :func:`encode` produces are accepted, and ``encode(decode(b))
+    == b`` for each. Raises :class:`ProtocolError`: ``malformed`` if the bytes are not one
+    msgpack value (or a map key is neither a string nor a binary), ``too_large`` if maps and
+    arrays nest deeper than MAX_NEST, ``non_canonical`` if they are msgpack but not in
+    canonical form (including floats, extension types and binary map keys). Nil and non-NFC
+    strings are legal here; bodies refuse them (:func:`check_plain`, the schemas).
     """
     size = len(data)
     try:
@@ -86,8 +104,7 @@ def decode(data: bytes) -> Any:
             data,
             raw=False,
             use_list=False,
-            strict_map_key=True,  # str or bytes keys only; schemas then insist on str
-            object_pairs_hook=_sorted_map,
+            strict_map_key=True,  # str or bin keys only, so no hash flooding with other types
             ext_hook=_no_ext,
             max_str_len=size,
             max_bin_len=size,
@@ -97,14 +114,17 @@ def decode(data: bytes) -> Any:
         )
     except ProtocolError:
         raise
+    except msgpack.StackError:  # nested beyond the C decoder's own stack
+        raise ProtocolError(ReasonCode.TOO_LARGE, "nested too deep") from None
     except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
-        # ValueError covers truncated data, extra bytes, bad UTF-8 and the C stack limit.
+        # ValueError covers truncated data, extra bytes, bad UTF-8 and non-string map keys.
         raise ProtocolError(ReasonCode.MALFORMED, f"not msgpack: {exc}") from None
-    try:
-        again = msgpack.packb(value, use_bin_type=True)
-    except (OverflowError, ValueError, TypeError) as exc:
-        raise ProtocolError(ReasonCode.NON_CANONICAL, str(exc)) from None
-    if again != data:
+    kind = type(value)
+    if kind is dict or kind is tuple:
+        _check_tree(value, 0)
+    elif kind is float:
+        raise ProtocolError(ReasonCode.NON_CANONICAL, "floats are not allowed")
+    if msgpack.packb(value, use_bin_type=True) != data:
         raise ProtocolError(ReasonCode.NON_CANONICAL, "bytes differ from the canonical encoding")
     return value
 

@@ -132,7 +132,7 @@ def _parse_payload(payload: bytes, sig: bytes) -> Event:
 
     body: Body
     if spec is None:
-        check_plain(raw_body)
+        check_plain(raw_body, 1)  # the body sits at depth 1 of the payload array
         body = OpaqueBody(raw_body)
     else:
         body = spec.body.from_map(raw_body)

@@ -273,6 +273,7 @@ def _record_options() -> dict[str, st.SearchStrategy[Any]]:
 def record_bodies(draw: st.DrawFn, max_lines: int = 8) -> RecordBody:
     """Bodies of ``need``/``offer``; a ``sensitive`` one has a sealed contact and detail."""
     sensitive = draw(st.booleans())
+    detail = sealed_values(max_slots=4)
     options = {name: draw(_optional(value)) for name, value in _record_options().items()}
     return RecordBody(
         title=draw(texts(200)),
@@ -282,7 +283,7 @@ def record_bodies(draw: st.DrawFn, max_lines: int = 8) -> RecordBody:
         expires=draw(millis()),
         contact=draw(contacts(sealed=True if sensitive else None)),
         sensitive=sensitive,
-        detail=draw(sealed_values(max_slots=4) if sensitive else _optional(sealed_values(max_slots=4))),
+        detail=draw(detail if sensitive else _optional(detail)),
         **options,
     )
 
