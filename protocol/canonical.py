@@ -48,13 +48,16 @@ def _canonical(value: Any, depth: int) -> Any:
 def encode(value: Any) -> bytes:
     """The canonical encoding of ``value`` (maps, lists/tuples, int, str, bytes, bool, None).
 
-    Raises :class:`ProtocolError` (``bad_field``) for floats, non-string keys, other types or
-    integers outside msgpack's 64-bit range.
+    Raises :class:`ProtocolError`: ``bad_field`` for floats, non-string keys, other types,
+    integers outside msgpack's 64-bit range or strings with lone surrogates; ``too_large``
+    for nesting deeper than MAX_NEST.
     """
     try:
         return bytes(msgpack.packb(_canonical(value, 0), use_bin_type=True))
     except OverflowError as exc:
         raise ProtocolError(ReasonCode.BAD_FIELD, "integer out of range") from exc
+    except UnicodeEncodeError as exc:  # lone surrogates cannot be written as UTF-8
+        raise ProtocolError(ReasonCode.BAD_FIELD, "string is not valid Unicode") from exc
 
 
 def _no_ext(code: int, data: bytes) -> Any:

@@ -54,7 +54,11 @@ def check_text(name: str, value: Any, max_bytes: int, *, multiline: bool = False
         raise fail(name, "contains control characters")
     if value.isascii():
         return  # ASCII: one byte per character, and always in NFC
-    if len(value.encode()) > max_bytes:
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:  # lone surrogates: a Python str, but not Unicode text
+        raise fail(name, "not valid Unicode") from None
+    if size > max_bytes:
         raise fail(name, f"longer than {max_bytes} bytes")
     if not unicodedata.is_normalized("NFC", value):
         raise fail(name, "not in Unicode NFC")

@@ -108,3 +108,14 @@ def _typed(value: Any) -> Any:
 @given(st.integers(MIN_INT, MAX_INT))
 def test_ints_round_trip_in_msgpack_range(value: int) -> None:
     assert decode(encode(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.0, {1: "a"}, {b"k": 1}, 2**64, MIN_INT - 1, {"a"}, object(), "lone \ud800 surrogate"],
+    ids=["float", "int-key", "bin-key", "too-big", "too-small", "set", "object", "surrogate"],
+)
+def test_encode_refuses_what_has_no_canonical_form(value: Any) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        encode(value)
+    assert caught.value.code is ReasonCode.BAD_FIELD
