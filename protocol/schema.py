@@ -104,7 +104,10 @@ class Schema:
         return cls(**raw)
 
     def to_map(self) -> dict[str, Any]:
-        """The body as a map, unset optional fields left out (ready for canonical encoding)."""
+        """The body as a map, unset optional fields left out (ready for canonical encoding).
+
+        Shaped like :func:`protocol.canonical.decode`'s output (arrays as tuples), so
+        ``S.to_map(S.from_map(m)) == m`` for every valid decoded map ``m``."""
         type(self)._prepare()
         out: dict[str, Any] = {}
         for name in self._fields:
@@ -114,6 +117,6 @@ class Schema:
             if isinstance(value, Schema):
                 value = value.to_map()
             elif type(value) is tuple and value and isinstance(value[0], Schema):
-                value = [item.to_map() for item in value]
+                value = tuple(item.to_map() for item in value)
             out[name] = value
         return out
