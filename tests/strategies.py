@@ -123,8 +123,12 @@ _C0_AND_DEL = "".join(chr(c) for c in range(0x20)) + "\x7f"
 
 
 def _nfc_fit(text: str, max_bytes: int) -> str:
+    """``text`` in NFC, cut to at most ``max_bytes`` UTF-8 bytes."""
     text = unicodedata.normalize("NFC", text)
-    while len(text.encode()) > max_bytes:
+    data = text.encode()
+    if len(data) > max_bytes:
+        text = unicodedata.normalize("NFC", data[:max_bytes].decode(errors="ignore"))
+    while len(text.encode()) > max_bytes:  # NFC can lengthen a cut string (rarely)
         text = unicodedata.normalize("NFC", text[:-1])
     return text
 
@@ -180,14 +184,28 @@ def millis() -> st.SearchStrategy[int]:
     return st.integers(0, MAX_MILLIS)
 
 
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+
+
 def regions() -> st.SearchStrategy[str]:
-    return st.from_regex(r"[A-Z]{2}(-[A-Z0-9]{1,3}){0,3}", fullmatch=True)
+    """Region codes ``[A-Z]{2}(-[A-Z0-9]{1,3}){0,3}``, e.g. ``CN-HB-WH``."""
+    return st.builds(
+        lambda country, parts: "-".join([country, *parts]),
+        st.text(_UPPER, min_size=2, max_size=2),
+        st.lists(st.text(_UPPER + _DIGITS, min_size=1, max_size=3), max_size=3),
+    )
 
 
 def categories() -> st.SearchStrategy[str]:
-    return st.from_regex(
-        r"[a-z][a-z0-9_]{0,23}(\.[a-z][a-z0-9_]{0,23}){0,3}", fullmatch=True
-    ).filter(lambda c: len(c) <= 64)
+    """Category codes: one to four dotted parts ``[a-z][a-z0-9_]{0,23}``, 64 bytes at most."""
+    part = st.builds(
+        lambda first, rest: first + rest,
+        st.sampled_from(_LOWER),
+        st.text(_LOWER + _DIGITS + "_", max_size=23),
+    )
+    return st.lists(part, min_size=1, max_size=4).map(".".join).filter(lambda c: len(c) <= 64)
 
 
 def keys32() -> st.SearchStrategy[bytes]:
@@ -200,10 +218,12 @@ def event_ids() -> st.SearchStrategy[bytes]:
 
 
 def kind_names() -> st.SearchStrategy[str]:
-    """Well-formed kind names this version does not know (future kinds)."""
-    return st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True).filter(
-        lambda k: k not in KIND_SPECS
-    )
+    """Well-formed kind names (``[a-z][a-z0-9_]{0,31}``) this version does not know."""
+    return st.builds(
+        lambda first, rest: first + rest,
+        st.sampled_from(_LOWER),
+        st.text(_LOWER + _DIGITS + "_", max_size=31),
+    ).filter(lambda kind: kind not in KIND_SPECS)
 
 
 def _choice(enum: Any) -> st.SearchStrategy[str]:
