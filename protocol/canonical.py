@@ -60,13 +60,19 @@ def encode(value: Any) -> bytes:
         raise ProtocolError(ReasonCode.BAD_FIELD, "string is not valid Unicode") from exc
 
 
+# What msgpack decodes that a canonical value may hold. Anything else is a float or an
+# extension msgpack decodes itself without asking ext_hook (the timestamp type, -1).
+_DECODED_SCALARS = frozenset({str, bytes, int, bool, type(None)})
+
+
 def _no_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(ReasonCode.NON_CANONICAL, "extension types are not allowed")
 
 
 def _check_tree(value: dict[Any, Any] | tuple[Any, ...], depth: int) -> None:
     """Refuse what re-encoding cannot reveal: unsorted or non-string map keys, floats (a
-    float64 re-encodes to the same bytes) and nesting deeper than MAX_NEST.
+    float64 re-encodes to the same bytes), msgpack timestamps (decoded natively, never
+    passed to ext_hook) and nesting deeper than MAX_NEST.
 
     Duplicate keys need no check here: the decoded dict holds fewer entries than the map
     header announced, so the re-encoding is shorter and differs from the input.
@@ -87,8 +93,8 @@ def _check_tree(value: dict[Any, Any] | tuple[Any, ...], depth: int) -> None:
         kind = type(item)
         if kind is dict or kind is tuple:
             _check_tree(item, depth + 1)
-        elif kind is float:
-            raise ProtocolError(ReasonCode.NON_CANONICAL, "floats are not allowed")
+        elif kind not in _DECODED_SCALARS:
+            raise ProtocolError(ReasonCode.NON_CANONICAL, f"{kind.__name__} is not allowed")
 
 
 def decode(data: bytes) -> Any:
@@ -125,8 +131,8 @@ def decode(data: bytes) -> Any:
     kind = type(value)
     if kind is dict or kind is tuple:
         _check_tree(value, 0)
-    elif kind is float:
-        raise ProtocolError(ReasonCode.NON_CANONICAL, "floats are not allowed")
+    elif kind not in _DECODED_SCALARS:
+        raise ProtocolError(ReasonCode.NON_CANONICAL, f"{kind.__name__} is not allowed")
     if msgpack.packb(value, use_bin_type=True) != data:
         raise ProtocolError(ReasonCode.NON_CANONICAL, "bytes differ from the canonical encoding")
     return value
