@@ -149,27 +149,31 @@ def nfc_strings() -> st.SearchStrategy[str]:
     return st.text(st.characters(codec="utf-8")).map(lambda t: unicodedata.normalize("NFC", t))
 
 
-def plain_scalars() -> st.SearchStrategy[Any]:
-    """Scalars the canonical codec encodes: msgpack-range ints, NFC str, bytes, bool, nil."""
-    return st.one_of(
+def plain_scalars(*, nil: bool = True) -> st.SearchStrategy[Any]:
+    """Scalars the canonical codec encodes: msgpack-range ints, NFC str, bytes, bool, and
+    nil unless ``nil`` is false (bodies may not hold nil)."""
+    scalars = st.one_of(
         st.integers(MIN_INT, MAX_INT),
         nfc_strings(),
         st.binary(),
         st.booleans(),
-        st.none(),
     )
+    return scalars | st.none() if nil else scalars
 
 
-def plain_values(max_depth: int = MAX_NEST) -> st.SearchStrategy[Any]:
+def plain_values(
+    max_depth: int = MAX_NEST, *, nil: bool = True, max_items: int = 4
+) -> st.SearchStrategy[Any]:
     """Values :func:`protocol.canonical.encode` accepts, as :func:`decode` returns them
     (arrays as tuples, maps as dicts with str keys), nested at most ``max_depth`` deep."""
+    scalars = plain_scalars(nil=nil)
     if max_depth == 0:
-        return plain_scalars()
-    inner = st.deferred(lambda: plain_values(max_depth - 1))
+        return scalars
+    inner = st.deferred(lambda: plain_values(max_depth - 1, nil=nil, max_items=max_items))
     return st.one_of(
-        plain_scalars(),
-        st.lists(inner, max_size=4).map(tuple),
-        st.dictionaries(nfc_strings(), inner, max_size=4),
+        scalars,
+        st.lists(inner, max_size=max_items).map(tuple),
+        st.dictionaries(nfc_strings(), inner, max_size=max_items),
     )
 
 
@@ -514,26 +518,14 @@ def unknown_events(
     hlc: st.SearchStrategy[int] | None = None,
 ) -> Event:
     """Valid events of kinds from a future version: any name, any plain body, maybe a ref."""
-    body = draw(st.dictionaries(nfc_strings(), _opaque_values(MAX_NEST - 1), max_size=6))
+    values = plain_values(MAX_NEST - 2, nil=False, max_items=3)  # the body is at depth 1
+    body = draw(st.dictionaries(nfc_strings(), values, max_size=6))
     return _sign_or_reject(
         draw(authors if authors is not None else identities()),
         draw(kind_names()),
         draw(hlc if hlc is not None else hlcs()),
         body,
         draw(_optional(event_ids())),
-    )
-
-
-def _opaque_values(max_depth: int) -> st.SearchStrategy[Any]:
-    """Plain values without nil, which no body may hold."""
-    scalars = plain_scalars().filter(lambda value: value is not None)
-    if max_depth == 0:
-        return scalars
-    inner = st.deferred(lambda: _opaque_values(max_depth - 1))
-    return st.one_of(
-        scalars,
-        st.lists(inner, max_size=3).map(tuple),
-        st.dictionaries(nfc_strings(), inner, max_size=3),
     )
 
 
