@@ -79,7 +79,10 @@ class Schema:
     @classmethod
     def from_map(cls, raw: Any, *, path: str = "body") -> Self:
         """Build from a decoded map. Raises :class:`ProtocolError` (``bad_field``,
-        ``missing_field``, ``unknown_field`` or ``too_large``) naming the offending field."""
+        ``missing_field``, ``unknown_field`` or ``too_large``) naming the offending field.
+
+        Unset optional fields must be absent: a field present as nil is ``bad_field``, so a
+        typed value has exactly one map (and one encoding)."""
         if "_fields" not in cls.__dict__:
             cls._prepare()
         if type(raw) is not dict:
@@ -91,6 +94,9 @@ class Schema:
         if not cls._required <= keys:
             missing = ", ".join(sorted(cls._required - keys))
             raise ProtocolError(ReasonCode.MISSING_FIELD, f"{path}: {missing}")
+        if None in raw.values():  # nil would be a second spelling of "absent"
+            nil = ", ".join(sorted(name for name, value in raw.items() if value is None))
+            raise fail(f"{path}.{nil}", "nil is not allowed; leave an unset field out")
         for flag in cls._flags:
             if flag in raw:
                 check_true(f"{path}.{flag}", raw[flag])

@@ -85,6 +85,8 @@ def test_typed_nested_values_pass_through_converters() -> None:
         ({"name": "w", "parts": (), "main": {"m": 1}}, ReasonCode.UNKNOWN_FIELD, "body.main"),
         ({"name": "w", "parts": ({"n": 10},)}, ReasonCode.BAD_FIELD, "part.n"),
         ({"name": "w" * 11, "parts": ()}, ReasonCode.BAD_FIELD, "name"),
+        ({"name": "w", "parts": (), "note": None}, ReasonCode.BAD_FIELD, "body.note: nil"),
+        ({"name": "w", "parts": ({"n": None},)}, ReasonCode.BAD_FIELD, "body.parts[0].n"),
     ],
 )
 def test_from_map_refusals(raw: Any, code: ReasonCode, detail: str) -> None:
