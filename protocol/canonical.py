@@ -60,6 +60,11 @@ def encode(value: Any) -> bytes:
         raise ProtocolError(ReasonCode.BAD_FIELD, "string is not valid Unicode") from exc
 
 
+# Re-encodes every decoded value (once per event received), so it is made once: msgpack.packb
+# builds a Packer with a 256 KiB buffer per call. Sharing it is safe under the GIL: pack()
+# runs to completion in C without calling back into Python for the plain types decode yields.
+_REPACKER = msgpack.Packer(use_bin_type=True, autoreset=True)
+
 # What msgpack decodes that a canonical value may hold. Anything else is a float or an
 # extension msgpack decodes itself without asking ext_hook (the timestamp type, -1).
 _DECODED_SCALARS = frozenset({str, bytes, int, bool, type(None)})
@@ -107,19 +112,15 @@ def decode(data: bytes) -> Any:
     canonical form (including floats, extension types and binary map keys). Nil and non-NFC
     strings are legal here; bodies refuse them (:func:`check_plain`, the schemas).
     """
-    size = len(data)
     try:
+        # unpackb bounds every length by len(data) itself (msgpack ≥ 1.0), so a short input
+        # cannot make it allocate a huge string, array or map.
         value = msgpack.unpackb(
             data,
             raw=False,
             use_list=False,
             strict_map_key=True,  # str or bin keys only, so no hash flooding with other types
             ext_hook=_no_ext,
-            max_str_len=size,
-            max_bin_len=size,
-            max_array_len=size,
-            max_map_len=size,
-            max_ext_len=size,
         )
     except ProtocolError:
         raise
@@ -133,7 +134,7 @@ def decode(data: bytes) -> Any:
         _check_tree(value, 0)
     elif kind not in _DECODED_SCALARS:
         raise ProtocolError(ReasonCode.NON_CANONICAL, f"{kind.__name__} is not allowed")
-    if msgpack.packb(value, use_bin_type=True) != data:
+    if _REPACKER.pack(value) != data:
         raise ProtocolError(ReasonCode.NON_CANONICAL, "bytes differ from the canonical encoding")
     return value
 

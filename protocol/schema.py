@@ -98,15 +98,13 @@ class Schema:
             nil = ", ".join(sorted(name for name, value in raw.items() if value is None))
             raise fail(f"{path}.{nil}", "nil is not allowed; leave an unset field out")
         for flag in cls._flags:
-            if flag in raw:
+            if raw.get(flag, True) is not True:
                 check_true(f"{path}.{flag}", raw[flag])
-        converted = False
-        for name, convert in cls._converters.items():
-            if name in raw:
-                if not converted:
-                    raw = dict(raw)  # never mutate the caller's map
-                    converted = True
-                raw[name] = convert(f"{path}.{name}", raw[name])
+        if cls._converters and not keys.isdisjoint(cls._converters):
+            raw = dict(raw)  # never mutate the caller's map
+            for name, convert in cls._converters.items():
+                if name in raw:
+                    raw[name] = convert(f"{path}.{name}", raw[name])
         return cls(**raw)
 
     def to_map(self) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from protocol.envelope import (
     EVENT_DOMAIN,
     Event,
     OpaqueBody,
+    _split_wire,
     decode_event,
     decode_stored,
     event_id,
@@ -556,3 +557,42 @@ def test_typed_and_map_bodies_sign_identically() -> None:
         contact=Contact(public="ward 3 nurses' station"),
     )
     assert sign_event(ALICE, "need", HLC, typed) == sign_event(ALICE, "need", HLC, NEED)
+
+
+# --- the wire fast path ---------------------------------------------------------------------
+
+
+def _reference_split(wire: bytes) -> tuple[Any, Any]:
+    """What _split_wire must agree with: the generic canonical decoder."""
+    outer = decode(wire)
+    if type(outer) is not tuple or len(outer) != 2 or type(outer[0]) is not bytes:
+        raise ProtocolError(ReasonCode.MALFORMED, "wire form is [payload, sig]")
+    return outer[0], outer[1]
+
+
+def _outcome(split: Any, wire: bytes) -> Any:
+    try:
+        return split(wire)
+    except ProtocolError as error:
+        return error.code
+
+
+@given(st.binary(max_size=700), st.binary(max_size=70) | st.just(bytes(64)))
+def test_wire_fast_path_splits_canonical_wires(payload: bytes, sig: bytes) -> None:
+    wire = encode([payload, sig])
+    assert _split_wire(wire) == (payload, sig)
+
+
+@given(
+    st.binary(max_size=700),
+    st.binary(min_size=64, max_size=64),
+    st.lists(st.tuples(st.integers(0, 7), st.integers(0, 255)), max_size=3),
+)
+def test_wire_fast_path_agrees_with_decode_on_damaged_headers(
+    payload: bytes, sig: bytes, damage: list[tuple[int, int]]
+) -> None:
+    wire = bytearray(encode([payload, sig]))
+    for offset, value in damage:  # the bytes the fast path reads: headers at both ends
+        index = offset if offset < 4 else len(wire) - 66 + (offset - 4)
+        wire[index] = value
+    assert _outcome(_split_wire, bytes(wire)) == _outcome(_reference_split, bytes(wire))
