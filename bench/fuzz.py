@@ -81,7 +81,7 @@ def build_corpus(seed: int = 0) -> Corpus:
     pledge = next(event for event in events if event.kind == "pledge")
     endorse = next(event for event in events if event.kind == "endorse")
     hlc = work.events[-1].hlc + 1
-    extra = [
+    extra: list[tuple[SigningIdentity, str, dict[str, Any], bytes | None]] = [
         (alice, "withdraw", {"reason": "covered"}, record.id),
         (bob, "cancel", {"reason": "van broke down"}, pledge.id),
         (bob, "revoke", {"reason": "superseded"}, endorse.id),
