@@ -60,6 +60,8 @@ from sync.reconcile_wire import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TUNING",
     "INITIATOR",
     "RESPONDER",
     "SESSION",
@@ -136,10 +138,14 @@ class Tuning:
     def __post_init__(self) -> None:
         if self.initial_split < 1 or self.branching < 2:
             raise ValueError("initial_split >= 1 and branching >= 2")
-        if not 1 <= self.leaf_size <= self.id_list_max <= 64:
-            raise ValueError("1 <= leaf_size <= id_list_max <= 64")
+        if not 1 <= self.leaf_size <= self.id_list_max <= min(64, self.branching * self.leaf_size):
+            raise ValueError("1 <= leaf_size <= id_list_max <= min(64, branching * leaf_size)")
         if self.ids_max < 0 or self.max_hashed < self.id_list_max:
             raise ValueError("ids_max >= 0 and max_hashed >= id_list_max")
+
+
+DEFAULT_LIMITS = Limits()
+DEFAULT_TUNING = Tuning()
 
 
 class SessionOrderError(AidError):
@@ -239,26 +245,34 @@ def set_fingerprint(store: RangeStore) -> bytes:
     return hashlib.blake2b(data, digest_size=16, person=b"aidnode/set/v1").digest()
 
 
-def round_trip_bound(count: int, tuning: Tuning = Tuning()) -> int:
-    """Round trips a session takes on a set of ``count`` keys when the two sets differ in a
-    few keys (at most ``id_list_max - leaf_size`` in any one range) and no frame fills.
+def round_trip_bound(count: int, differences: int = 1, tuning: Tuning = DEFAULT_TUNING) -> int:
+    """Round trips a session takes when neither set has more than ``count`` keys, they differ
+    in at most ``differences`` keys, and no frame fills.
 
-    Every round trip divides the ranges still differing by ``branching`` twice (once per
-    side), from ``count / initial_split``, until the responder can cut them to ``leaf_size``
-    or the initiator can list them; one more round trip settles the lists. So the bound is
-    ``2 + ceil(log_{b²}(count / (initial_split · b · leaf_size)))``: O(log count).
+    ``size`` bounds the keys either side holds in any range still differing. The first query
+    cuts the set into ``initial_split`` ranges; then each round trip divides ``size`` by
+    ``branching`` twice (each side splits once; the other side may hold ``differences`` more)
+    until the responder can cut a range into children of ``leaf_size`` keys or the initiator
+    can list one (``id_list_max``); one more round trip settles the lists. For differences
+    small against ``leaf_size`` that is ``2 + ceil(log_{b²}(count / (initial_split · b ·
+    leaf_size)))``: O(log count). Raises :class:`ValueError` if ``differences`` is too large
+    for the recursion to shrink (the session still ends; this bound just does not apply).
     """
     if count <= tuning.id_list_max:
         return 1
-    size = -(-count // tuning.initial_split)
+    branching, slack = tuning.branching, differences
+    size = -(-count // tuning.initial_split) + slack
     rounds = 1
     while True:
-        if size <= tuning.branching * tuning.leaf_size or size <= tuning.id_list_max:
+        if size <= branching * tuning.leaf_size:
             return rounds + 1
-        size = -(-size // tuning.branching)
-        if size <= tuning.id_list_max:
+        smaller = -(-size // branching) + slack
+        if smaller <= tuning.id_list_max:
             return rounds + 1
-        size = -(-size // tuning.branching)
+        smaller = -(-smaller // branching) + slack
+        if smaller >= size:
+            raise ValueError("too many differences for this bound")
+        size = smaller
         rounds += 1
 
 
@@ -442,7 +456,11 @@ def _mode(entry: Entry) -> Mode:
 
 
 def respond(
-    store: RangeStore, message: bytes, *, limits: Limits = Limits(), tuning: Tuning = Tuning()
+    store: RangeStore,
+    message: bytes,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> bytes:
     """The responder's whole job: answer one query from ``store``; keeps no state.
 
@@ -490,8 +508,8 @@ class Initiator:
         self,
         store: RangeStore,
         *,
-        limits: Limits = Limits(),
-        tuning: Tuning = Tuning(),
+        limits: Limits = DEFAULT_LIMITS,
+        tuning: Tuning = DEFAULT_TUNING,
         salt: bytes | None = None,
     ) -> None:
         if salt is not None and len(salt) != SALT_BYTES:
