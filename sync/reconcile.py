@@ -71,6 +71,7 @@ __all__ = [
     "SessionOrderError",
     "SessionState",
     "Tuning",
+    "initial_split",
     "respond",
     "round_trip_bound",
     "set_fingerprint",
@@ -128,7 +129,8 @@ class Tuning:
     """Local choices that shape cost, not correctness (docs/reconciliation.md §6 has the runs
     that chose the defaults). Peers need not agree on them."""
 
-    initial_split: int = 16  # ranges in the first query
+    initial_split: int = 0  # ranges in the first query; 0: chosen from the set's size
+    max_initial_split: int = 256  # the automatic choice stays at or below this
     branching: int = 4  # children of a differing range
     id_list_max: int = 16  # initiator lists a differing range of at most this many ids
     leaf_size: int = 8  # responder splits small ranges into children of at most this many
@@ -136,8 +138,8 @@ class Tuning:
     max_hashed: int = 4096  # responder hashes at most this many ids to answer one id list
 
     def __post_init__(self) -> None:
-        if self.initial_split < 1 or self.branching < 2:
-            raise ValueError("initial_split >= 1 and branching >= 2")
+        if self.initial_split < 0 or self.max_initial_split < 1 or self.branching < 2:
+            raise ValueError("initial_split >= 0, max_initial_split >= 1 and branching >= 2")
         if not 1 <= self.leaf_size <= self.id_list_max <= min(64, self.branching * self.leaf_size):
             raise ValueError("1 <= leaf_size <= id_list_max <= min(64, branching * leaf_size)")
         if self.ids_max < 0 or self.max_hashed < self.id_list_max:
@@ -245,23 +247,11 @@ def set_fingerprint(store: RangeStore) -> bytes:
     return hashlib.blake2b(data, digest_size=16, person=b"aidnode/set/v1").digest()
 
 
-def round_trip_bound(count: int, differences: int = 1, tuning: Tuning = DEFAULT_TUNING) -> int:
-    """Round trips a session takes when neither set has more than ``count`` keys, they differ
-    in at most ``differences`` keys, and no frame fills.
-
-    ``size`` bounds the keys either side holds in any range still differing. The first query
-    cuts the set into ``initial_split`` ranges; then each round trip divides ``size`` by
-    ``branching`` twice (each side splits once; the other side may hold ``differences`` more)
-    until the responder can cut a range into children of ``leaf_size`` keys or the initiator
-    can list one (``id_list_max``); one more round trip settles the lists. For differences
-    small against ``leaf_size`` that is ``2 + ceil(log_{b²}(count / (initial_split · b ·
-    leaf_size)))``: O(log count). Raises :class:`ValueError` if ``differences`` is too large
-    for the recursion to shrink (the session still ends; this bound just does not apply).
-    """
+def _rounds_after_split(count: int, split: int, differences: int, tuning: Tuning) -> int:
     if count <= tuning.id_list_max:
         return 1
     branching, slack = tuning.branching, differences
-    size = -(-count // tuning.initial_split) + slack
+    size = -(-count // split) + slack
     rounds = 1
     while True:
         if size <= branching * tuning.leaf_size:
@@ -274,6 +264,40 @@ def round_trip_bound(count: int, differences: int = 1, tuning: Tuning = DEFAULT_
             raise ValueError("too many differences for this bound")
         size = smaller
         rounds += 1
+
+
+_AUTOMATIC_SPLITS = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256)
+
+
+def initial_split(count: int, tuning: Tuning = DEFAULT_TUNING) -> int:
+    """How many ranges the first query over ``count`` keys has.
+
+    ``tuning.initial_split`` if set; otherwise the smallest of 16 … ``max_initial_split``
+    that gives the fewest round trips by :func:`round_trip_bound`. Splitting wider up front
+    costs ~11 bytes a range even when the sets are equal, and saves a whole round trip when
+    it aligns the later levels with the leaf size (docs/reconciliation.md §6).
+    """
+    if tuning.initial_split:
+        return tuning.initial_split
+    choices = [s for s in _AUTOMATIC_SPLITS if s <= tuning.max_initial_split] or [1]
+    return min(choices, key=lambda split: (_rounds_after_split(count, split, 1, tuning), split))
+
+
+def round_trip_bound(count: int, differences: int = 1, tuning: Tuning = DEFAULT_TUNING) -> int:
+    """Round trips a session takes when the initiator holds ``count`` keys, the sets differ in
+    at most ``differences`` keys, and no frame fills.
+
+    ``size`` bounds the keys either side holds in any range still differing. The first query
+    cuts the set into :func:`initial_split` ranges; then each round trip divides ``size`` by
+    ``branching`` twice (each side splits once; the other side may hold ``differences`` more)
+    until the responder can cut a range into children of ``leaf_size`` keys or the initiator
+    can list one (``id_list_max``); one more round trip settles the lists. For differences
+    small against ``leaf_size`` that is ``2 + ceil(log_{b²}(count / (split · b · leaf_size)))``
+    with ``split`` the initial split: O(log count). Raises :class:`ValueError` if
+    ``differences`` is too large for the recursion to shrink (the session still ends; this
+    bound just does not apply).
+    """
+    return _rounds_after_split(count, initial_split(count, tuning), differences, tuning)
 
 
 class _RankCache:
@@ -560,7 +584,8 @@ class Initiator:
     def initial_message(self) -> bytes:
         """The first query. Raises :class:`SessionOrderError` unless the session is READY."""
         self._expect(_SessionEvent.SEND_FIRST)
-        self._queue = [_Work(_LOWEST, INFINITY, _Ask.DIFFERS, self._tuning.initial_split)]
+        split = initial_split(len(self._store), self._tuning)
+        self._queue = [_Work(_LOWEST, INFINITY, _Ask.DIFFERS, split)]
         message = self._next_query()
         assert message is not None  # a non-empty queue always yields a query
         self._fire(_SessionEvent.SEND_FIRST)
@@ -673,14 +698,21 @@ class Initiator:
         for work in self._queue:
             entries = self._entries_for(work, ranks)
             mark = writer.mark()
-            if work.lower.key > position.key:
-                writer.add(Skip(upper=work.lower))
-            estimate = 0
-            for entry, _ in entries:
-                writer.add(entry)
-                estimate += self._reply_estimate(entry)
-            too_big = len(writer) > frame - _QUERY_RESERVE or reply_estimate + estimate > frame
-            if taken and too_big:
+            while True:
+                if work.lower.key > position.key:
+                    writer.add(Skip(upper=work.lower))
+                estimate = 0
+                for entry, _ in entries:
+                    writer.add(entry)
+                    estimate += self._reply_estimate(entry)
+                overfull = len(writer) > frame - _QUERY_RESERVE
+                if taken or not overfull:
+                    break
+                # The first range must go out, so it is cut coarser until it fits a small
+                # frame (two fingerprints always do: MIN_FRAME_BYTES allows for that).
+                writer.rollback(mark)
+                entries = self._entries_for(work, ranks, parts=max(2, len(entries) // 2))
+            if taken and (overfull or reply_estimate + estimate > frame):
                 writer.rollback(mark)
                 break
             sent.extend(record for _, record in entries)
@@ -700,23 +732,26 @@ class Initiator:
             return 48 + len(entry.hashes) // 8
         return 2 + int(self._differ_rate * self._tuning.branching * _ENTRY_ESTIMATE)
 
-    def _entries_for(self, work: _Work, ranks: _RankCache) -> list[tuple[Entry, _Sent]]:
+    def _entries_for(
+        self, work: _Work, ranks: _RankCache, parts: int = 0
+    ) -> list[tuple[Entry, _Sent]]:
+        """The query ranges for ``work``; ``parts`` forces a split into that many."""
         store, salt = self._store, self._salt
         start, start_sum = ranks.at(work.lower)
         stop, stop_sum = ranks.at(work.upper)
         count = stop - start
-        if work.ask is _Ask.CHECK:
+        if work.ask is _Ask.CHECK or (parts and count < 2):
             fingerprint = _range_fingerprint(salt, count, (stop_sum - start_sum) % ID_SUM_MODULUS)
             entry: Entry = Fingerprint(upper=work.upper, fingerprint=fingerprint)
             return [(entry, _Sent(work.lower, work.upper, Mode.FINGERPRINT))]
-        if count <= self._tuning.id_list_max:
+        if count <= self._tuning.id_list_max and not parts:
             keys = tuple((key[0], key[1]) for key in store.keys(start, stop))
             hashes = tuple(_id_hash(salt, key[1]) for key in keys)
             entry = IdList(upper=work.upper, hashes=hashes)
             return [(entry, _Sent(work.lower, work.upper, Mode.ID_LIST, keys))]
         out: list[tuple[Entry, _Sent]] = []
         lower, previous, previous_sum = work.lower, start, start_sum
-        for rank in _child_ranks(start, stop, work.parts or self._tuning.branching):
+        for rank in _child_ranks(start, stop, parts or work.parts or self._tuning.branching):
             if rank == stop:
                 upper, rank_sum = work.upper, stop_sum
             else:
