@@ -36,7 +36,7 @@ from typing import Protocol
 from crypto.errors import AidError
 from protocol.codes import ReasonCode
 from protocol.errors import ProtocolError
-from sync.fingerprint_index import ID_SUM_MODULUS
+from sync.fingerprint_index import ID_SUM_MODULUS, id_sum_of
 from sync.reconcile_wire import (
     FINGERPRINT_BYTES,
     ID_BYTES,
@@ -45,6 +45,7 @@ from sync.reconcile_wire import (
     MIN_FRAME_BYTES,
     REPLY_HEADER,
     SALT_BYTES,
+    SHORT_HASH_BYTES,
     Bound,
     Defer,
     Entry,
@@ -53,6 +54,7 @@ from sync.reconcile_wire import (
     Ids,
     MessageWriter,
     Mode,
+    ShortIdList,
     Skip,
     parse_query,
     parse_reply,
@@ -204,6 +206,8 @@ RESPONDER: dict[tuple[Mode, Holding], Action] = {
     (Mode.FINGERPRINT, Holding.MANY): Action.SPLIT,
     (Mode.ID_LIST, Holding.LISTED): Action.SEND_IDS,
     (Mode.ID_LIST, Holding.LISTED_MANY): Action.SPLIT,  # bounds hashing work per id list
+    (Mode.SHORT_ID_LIST, Holding.LISTED): Action.SEND_IDS,  # whole, or split if it never fits
+    (Mode.SHORT_ID_LIST, Holding.LISTED_MANY): Action.SPLIT,
 }
 
 INITIATOR: dict[tuple[Mode, Holding], Action] = {
@@ -211,7 +215,7 @@ INITIATOR: dict[tuple[Mode, Holding], Action] = {
     (Mode.FINGERPRINT, Holding.SAME): Action.SKIP,
     (Mode.FINGERPRINT, Holding.FEW): Action.QUEUE_LIST,  # n <= id_list_max
     (Mode.FINGERPRINT, Holding.MANY): Action.QUEUE_SPLIT,
-    (Mode.IDS, Holding.LISTED): Action.RECORD_IDS,
+    (Mode.IDS, Holding.LISTED): Action.RECORD_IDS,  # and verify a short list's answer
     (Mode.DEFER, Holding.ANY): Action.REQUEUE,
 }
 
@@ -338,6 +342,9 @@ class _ReplyBuilder:
     def room(self) -> int:
         return self._budget - _REPLY_RESERVE - len(self.writer)
 
+    def room_when_empty(self) -> int:
+        return self._budget - _REPLY_RESERVE - len(REPLY_HEADER)
+
     def skip(self, upper: Bound) -> None:
         self._skip_to = upper
 
@@ -394,7 +401,7 @@ class _Responder:
                     holding = Holding.SAME
                 else:
                     holding = Holding.FEW if count <= self._tuning.ids_max else Holding.MANY
-            elif isinstance(entry, IdList):
+            elif isinstance(entry, IdList | ShortIdList):
                 hashes = entry.hashes
                 many = hashes and count > self._tuning.max_hashed
                 holding = Holding.LISTED_MANY if many else Holding.LISTED
@@ -407,20 +414,23 @@ class _Responder:
             elif action is Action.SPLIT:
                 done = self._split(lower_rank, lower_sum, upper, upper_rank)
             else:
-                done = self._send_ids(lower_rank, upper, upper_rank, hashes)
+                short = isinstance(entry, ShortIdList)
+                done = self._send_ids(lower_rank, lower_sum, upper, upper_rank, hashes, short)
             if not done:
                 return self._out.finish(deferred=True)
             lower = upper
         return self._out.finish(deferred=False)
 
-    def _split(self, start: int, start_sum: int, upper: Bound, stop: int) -> bool:
+    def _split(
+        self, start: int, start_sum: int, upper: Bound, stop: int, *, least: int = 1
+    ) -> bool:
         store, tuning = self._store, self._tuning
         count = stop - start
         parts = tuning.branching
         if count <= tuning.branching * tuning.leaf_size:
             # Land the children at leaf size, so the initiator can list them next: this is
             # what keeps the round trips at the bound round_trip_bound() states.
-            parts = -(-count // tuning.leaf_size)
+            parts = max(least, -(-count // tuning.leaf_size))
         previous, previous_sum = start, start_sum
         for rank in _child_ranks(start, stop, parts):
             child_upper = (
@@ -436,18 +446,24 @@ class _Responder:
         return True
 
     def _send_ids(
-        self, start: int, upper: Bound, stop: int, hashes: tuple[bytes, ...] | None
+        self,
+        start: int,
+        start_sum: int,
+        upper: Bound,
+        stop: int,
+        hashes: tuple[bytes, ...] | None,
+        short: bool,
     ) -> bool:
         store = self._store
         lacks: tuple[bool, ...] = ()
         if hashes:
             keys = store.keys(start, stop)
             self._work += len(keys)
-            # Own keys whose hashes collide (2**-64 a pair) would merge here; harmless odds.
-            mine = {_id_hash(self._salt, key[1]): key for key in keys}
-            listed = set(hashes)
-            lacks = tuple(item not in mine for item in hashes)
-            missing = [key for item, key in mine.items() if item not in listed]
+            size = len(hashes[0])
+            own = [_id_hash(self._salt, key[1])[:size] for key in keys]
+            held, listed = set(own), set(hashes)
+            lacks = tuple(item not in held for item in hashes)
+            missing = [key for item, key in zip(own, keys, strict=True) if item not in listed]
             complete = True
         else:
             # Nothing listed: every key here is missing there. Read only what can fit.
@@ -458,9 +474,17 @@ class _Responder:
         ids = tuple(key[1] for key in missing)
         if complete and self._out.put(Ids(upper=upper, ids=ids, lacks=lacks)):
             return True
+        extra = _IDS_OVERHEAD + len(lacks) // 8
+        if short:
+            # A short list is answered whole, so the initiator can verify the answer: defer
+            # it to an emptier reply, or, if it could never fit, split so it is listed again
+            # in smaller parts.
+            if len(ids) * ID_BYTES + extra <= self._out.room_when_empty():
+                return False
+            return self._split(start, start_sum, upper, stop, least=2)
         # Too many for the frame: send those that fit, up to a bound just after the last one
         # sent; the DEFER that follows makes the initiator ask again from there.
-        fit = (self._out.room() - _IDS_OVERHEAD - len(lacks) // 8) // ID_BYTES
+        fit = (self._out.room() - extra) // ID_BYTES
         if fit < 1 or len(missing) <= fit:
             return False
         last = missing[fit - 1]
@@ -474,6 +498,8 @@ def _mode(entry: Entry) -> Mode:
         return Mode.FINGERPRINT
     if isinstance(entry, IdList):
         return Mode.ID_LIST
+    if isinstance(entry, ShortIdList):
+        return Mode.SHORT_ID_LIST
     if isinstance(entry, Ids):
         return Mode.IDS
     return Mode.DEFER if isinstance(entry, Defer) else Mode.SKIP
@@ -507,6 +533,7 @@ class _Work:
     upper: Bound
     ask: _Ask
     parts: int = 0  # children when split; 0 means Tuning.branching
+    their_fingerprint: bytes | None = None  # the responder's, when it sent one for the range
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,6 +542,7 @@ class _Sent:
     upper: Bound
     mode: Mode
     listed: tuple[tuple[int, bytes], ...] = ()
+    their_fingerprint: bytes | None = None
 
 
 class Initiator:
@@ -619,7 +647,8 @@ class Initiator:
     def _absorb(self, entries: Sequence[Entry]) -> None:
         store, tuning = self._store, self._tuning
         ranks = _RankCache(store)
-        listed = {sent.lower.key: sent for sent in self._sent if sent.mode is Mode.ID_LIST}
+        lists = (Mode.ID_LIST, Mode.SHORT_ID_LIST)
+        listed = {sent.lower.key: sent for sent in self._sent if sent.mode in lists}
         found: list[_Work] = []
         same = differ = 0
         lower = _LOWEST
@@ -642,10 +671,13 @@ class Initiator:
                 holding = Holding.LISTED
             action = INITIATOR[(mode, holding)]
             if action is Action.QUEUE_LIST or action is Action.QUEUE_SPLIT:
-                found.append(_Work(lower, upper, _Ask.DIFFERS))
+                assert isinstance(entry, Fingerprint)
+                found.append(_Work(lower, upper, _Ask.DIFFERS, 0, entry.fingerprint))
             elif action is Action.RECORD_IDS:
                 assert isinstance(entry, Ids)
-                self._record(lower, entry, listed.get(lower.key))
+                retry = self._record(lower, entry, listed.get(lower.key))
+                if retry is not None:
+                    found.append(retry)
             elif action is Action.REQUEUE:
                 found.extend(self._requeue(lower))
             lower = upper
@@ -656,25 +688,48 @@ class Initiator:
         if same + differ:
             self._differ_rate = differ / (same + differ)
 
-    def _record(self, lower: Bound, entry: Ids, sent: _Sent | None) -> None:
-        if sent is not None:
-            if entry.upper.key > sent.upper.key or len(entry.lacks) != len(sent.listed):
-                raise ProtocolError(ReasonCode.MALFORMED, "ids do not answer the id list sent")
-            for key, lacking in zip(sent.listed, entry.lacks, strict=True):
-                if lacking:
-                    self._have.add(key[1])
-            listed_ids = {key[1] for key in sent.listed}
-            self._need.update(item for item in entry.ids if item not in listed_ids)
-            return
-        if entry.lacks:
-            raise ProtocolError(ReasonCode.MALFORMED, "a bitfield for a range not listed")
-        store = self._store
-        start = store.rank(lower.key)
-        stop = len(store) if entry.upper == INFINITY else store.rank(entry.upper.key)
-        mine = {key[1] for key in store.keys(start, stop)}
-        theirs = set(entry.ids)
-        self._have.update(mine - theirs)
-        self._need.update(theirs - mine)
+    def _record(self, lower: Bound, entry: Ids, sent: _Sent | None) -> _Work | None:
+        """Add what ``entry`` tells to have/need; the range to ask again if it did not add up.
+
+        What an IDS range says is always true (a set bit means the responder has no key with
+        that hash); a 4-byte collision can only hide a key. So a short list's answer is
+        checked against the responder's fingerprint of the range: the keys it kept plus the
+        ids it sent must be its whole range, or the range is asked again with 8-byte hashes.
+        """
+        if sent is None:
+            if entry.lacks:
+                raise ProtocolError(ReasonCode.MALFORMED, "a bitfield for a range not listed")
+            store = self._store
+            start = store.rank(lower.key)
+            stop = len(store) if entry.upper == INFINITY else store.rank(entry.upper.key)
+            mine = {key[1] for key in store.keys(start, stop)}
+            theirs = set(entry.ids)
+            self._have.update(mine - theirs)
+            self._need.update(theirs - mine)
+            return None
+        short = sent.mode is Mode.SHORT_ID_LIST
+        if (
+            entry.upper.key > sent.upper.key
+            or (short and entry.upper != sent.upper)
+            or len(entry.lacks) != len(sent.listed)
+        ):
+            raise ProtocolError(ReasonCode.MALFORMED, "ids do not answer the id list sent")
+        kept: list[bytes] = []
+        for key, lacking in zip(sent.listed, entry.lacks, strict=True):
+            if lacking:
+                self._have.add(key[1])
+            else:
+                kept.append(key[1])
+        listed_ids = {key[1] for key in sent.listed}
+        sent_ids = {item for item in entry.ids if item not in listed_ids}
+        self._need.update(sent_ids)
+        if not short or sent.their_fingerprint is None:
+            return None
+        answer = kept + list(sent_ids)
+        check = _range_fingerprint(self._salt, len(answer), id_sum_of(answer))
+        if check == sent.their_fingerprint:
+            return None
+        return _Work(lower, sent.upper, _Ask.DIFFERS)
 
     def _requeue(self, lower: Bound) -> list[_Work]:
         again: list[_Work] = []
@@ -728,7 +783,7 @@ class Initiator:
         return message
 
     def _reply_estimate(self, entry: Entry) -> int:
-        if isinstance(entry, IdList):
+        if isinstance(entry, IdList | ShortIdList):
             return 48 + len(entry.hashes) // 8
         return 2 + int(self._differ_rate * self._tuning.branching * _ENTRY_ESTIMATE)
 
@@ -747,6 +802,13 @@ class Initiator:
         if count <= self._tuning.id_list_max and not parts:
             keys = tuple((key[0], key[1]) for key in store.keys(start, stop))
             hashes = tuple(_id_hash(salt, key[1]) for key in keys)
+            if keys and work.their_fingerprint is not None:
+                short = tuple(item[:SHORT_HASH_BYTES] for item in hashes)
+                entry = ShortIdList(upper=work.upper, hashes=short)
+                record = _Sent(
+                    work.lower, work.upper, Mode.SHORT_ID_LIST, keys, work.their_fingerprint
+                )
+                return [(entry, record)]
             entry = IdList(upper=work.upper, hashes=hashes)
             return [(entry, _Sent(work.lower, work.upper, Mode.ID_LIST, keys))]
         out: list[tuple[Entry, _Sent]] = []

@@ -4,6 +4,7 @@ message fits the frame, round trips stay within the stated bound, hostile bytes 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -340,6 +341,35 @@ def test_unlisted_ids_reply_settles_a_fingerprinted_range() -> None:
     assert bytes([40]) * 32 not in session.have_ids
 
 
+def _colliding_ids() -> tuple[bytes, bytes]:
+    """Two ids whose 4-byte short hashes under SALT collide (a birthday search, ~0.2 s)."""
+    seen: dict[bytes, bytes] = {}
+    counter = 0
+    while True:
+        item_id = hashlib.blake2b(counter.to_bytes(8, "little"), digest_size=32).digest()
+        short = hashlib.blake2b(
+            item_id, digest_size=8, key=SALT, person=b"aidnode/rid/v1"
+        ).digest()[:4]
+        if short in seen:
+            return seen[short], item_id
+        seen[short] = item_id
+        counter += 1
+
+
+def test_a_short_hash_collision_is_caught_and_asked_again_with_long_hashes() -> None:
+    mine_only, theirs_only = _colliding_ids()
+    common = [(hlc * 10, bytes([hlc]) * 32) for hlc in range(1, 40)]
+    mine = {*common, (205, mine_only)}
+    theirs = {*common, (205, theirs_only)}
+    outcome = reconcile(
+        SortedListStore(sorted(mine)),
+        SortedListStore(sorted(theirs)),
+        tuning=Tuning(ids_max=0),  # so the range is listed, not answered with full ids
+    )
+    # Without the fingerprint check both would stay hidden behind one 4-byte hash.
+    assert_learns_difference(outcome, mine, theirs)
+
+
 def test_set_fingerprint_tracks_set_equality() -> None:
     keys = [(n, bytes([n]) * 32) for n in range(1, 50)]
     index = FingerprintIndex.from_sorted(keys)
@@ -349,7 +379,7 @@ def test_set_fingerprint_tracks_set_equality() -> None:
 
 
 def test_transition_tables_cover_every_mode_a_peer_may_send() -> None:
-    assert {mode for mode, _ in RESPONDER} == {0, 1, 2}
+    assert {mode for mode, _ in RESPONDER} == {0, 1, 2, 5}
     assert {mode for mode, _ in INITIATOR} == {0, 1, 3, 4}
 
 
