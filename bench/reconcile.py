@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import random
 import sys
@@ -55,7 +56,8 @@ def make_replicas(
 
 def run_session(
     mine: FingerprintIndex, theirs: FingerprintIndex, limits: Limits, tuning: Tuning
-) -> dict[str, float]:
+) -> tuple[dict[str, float], frozenset[bytes], frozenset[bytes]]:
+    """Stats of one session, and the ids it found to push and to fetch."""
     wall, cpu = time.perf_counter(), time.process_time()
     session = Initiator(mine, limits=limits, tuning=tuning)
     query: bytes | None = session.initial_message()
@@ -64,7 +66,7 @@ def run_session(
         reply = respond(theirs, query, limits=limits, tuning=tuning)
         largest = max(largest, len(query), len(reply))
         query = session.receive(reply)
-    return {
+    stats = {
         "round_trips": session.rounds,
         "bytes_sent": session.bytes_sent,
         "bytes_received": session.bytes_received,
@@ -74,9 +76,8 @@ def run_session(
         "wall_s": time.perf_counter() - wall,
         "have": len(session.have_ids),
         "need": len(session.need_ids),
-        "_have_ids": session.have_ids,  # type: ignore[dict-item]
-        "_need_ids": session.need_ids,  # type: ignore[dict-item]
     }
+    return stats, session.have_ids, session.need_ids
 
 
 def naive_exchange(mine: Iterable[Key], theirs: FingerprintIndex) -> dict[str, float]:
@@ -113,6 +114,15 @@ def measure_index(keys: list[Key]) -> dict[str, float]:
     for low, high in probes:
         index.id_sum(low, high)
     range_us = (time.perf_counter() - start) / len(probes) * 1e6
+    # A whole range fingerprint as a responder computes it: two ranks, the id sum, the hash.
+    bounds = [sorted((keys[low % size], keys[high % size])) for low, high in probes]
+    salt = bytes(16)
+    start = time.perf_counter()
+    for low_key, high_key in bounds:
+        low, high = index.rank(low_key), index.rank(high_key)
+        data = (high - low).to_bytes(8, "little") + index.id_sum(low, high).to_bytes(32, "little")
+        hashlib.blake2b(data, digest_size=8, key=salt, person=b"aidnode/rfp/v1").digest()
+    fingerprint_us = (time.perf_counter() - start) / len(bounds) * 1e6
     fresh = [(rng.getrandbits(57), rng.randbytes(32)) for _ in range(20_000)]
     start = time.perf_counter()
     for hlc, item_id in fresh:
@@ -122,12 +132,13 @@ def measure_index(keys: list[Key]) -> dict[str, float]:
         "index_build_s": build_s,
         "index_memory_mb": memory / 1e6,
         "index_range_sum_us": range_us,
+        "index_range_fingerprint_us": fingerprint_us,
         "index_insert_us": insert_us,
     }
 
 
 SWEEP = {
-    "initial_split": (8, 16, 32, 64),
+    "initial_split": (0, 16, 64, 128, 256),
     "branching": (3, 4, 5, 6, 8),
     "leaf_size": (4, 6, 8, 12),
     "id_list_max": (8, 12, 16, 24, 32),
@@ -148,7 +159,7 @@ def sweep(
                 continue
             if chosen["leaf_size"] > chosen["id_list_max"]:
                 continue
-            result = run_session(mine, theirs, limits, Tuning(**chosen))
+            result, _, _ = run_session(mine, theirs, limits, Tuning(**chosen))
             rows.append(
                 {
                     "knob": knob,  # type: ignore[dict-item]
@@ -181,8 +192,8 @@ def main() -> None:
         for row in sweep(mine, theirs, limits):
             print(json.dumps(row))
         return
-    result = run_session(mine, theirs, limits, Tuning())
-    correct = result.pop("_have_ids") == only_a and result.pop("_need_ids") == only_b
+    result, have, need = run_session(mine, theirs, limits, Tuning())
+    correct = have == only_a and need == only_b
     naive = naive_exchange(side_a, theirs)
     report = {
         "events": args.events,
