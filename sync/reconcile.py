@@ -21,7 +21,9 @@ Rules of the state machine -- the whole of it is the three tables below:
 
 Fingerprints and id hashes are keyed with a per-session random salt chosen by the initiator and
 sent in every query, so nobody can grind events whose fingerprints or 8-byte id hashes collide
-with a session's in advance -- negentropy's are unkeyed (docs/reconciliation.md §4).
+with a session's in advance -- negentropy's are unkeyed (docs/reconciliation.md §4). Where the
+initiator holds the responder's fingerprint of a range it lists, it sends 4-byte hashes and
+checks the answer against that fingerprint, asking again with 8 bytes if a collision hid a key.
 """
 
 from __future__ import annotations
