@@ -28,23 +28,35 @@ checks the answer against that fingerprint, asking again with 8 bytes if a colli
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Protocol
 
 from crypto.errors import AidError
 from protocol.codes import ReasonCode
 from protocol.errors import ProtocolError
 from sync.fingerprint_index import ID_SUM_MODULUS, id_sum_of
+from sync.range_store import (
+    LOWEST_BOUND,
+    RangeStore,
+    RankCache,
+    child_ranks,
+    id_hash,
+    range_fingerprint,
+    set_fingerprint,
+)
+from sync.reconcile_tuning import (
+    DEFAULT_LIMITS,
+    DEFAULT_TUNING,
+    Limits,
+    Tuning,
+    initial_split,
+    round_trip_bound,
+)
 from sync.reconcile_wire import (
-    FINGERPRINT_BYTES,
     ID_BYTES,
-    ID_HASH_BYTES,
     INFINITY,
-    MIN_FRAME_BYTES,
     REPLY_HEADER,
     SALT_BYTES,
     SHORT_HASH_BYTES,
@@ -80,78 +92,6 @@ __all__ = [
     "round_trip_bound",
     "set_fingerprint",
 ]
-
-
-class RangeStore(Protocol):
-    """What reconciliation reads from a replica's set: ranks over keys in ``(hlc, id)`` order.
-
-    :class:`sync.fingerprint_index.FingerprintIndex` implements it in O(log n) a call.
-    """
-
-    def __len__(self) -> int: ...
-
-    def rank(self, bound: tuple[int, bytes]) -> int:
-        """How many keys are strictly below ``bound`` (hlc may be 2**64: above all keys)."""
-        ...
-
-    def key_at(self, rank: int) -> tuple[int, bytes]:
-        """The key of rank ``rank``, 0 <= rank < len."""
-        ...
-
-    def prefix_id_sum(self, rank: int) -> int:
-        """Sum of the ``rank`` lowest ids as little-endian ints, modulo 2**256 - 1."""
-        ...
-
-    def keys(self, start: int, stop: int) -> Sequence[tuple[int, bytes]]:
-        """The keys of ranks ``start`` to ``stop - 1``, ascending."""
-        ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Limits:
-    """Hard bounds, the same on both sides of the wire by default.
-
-    ``max_frame_bytes`` caps every message a side sends or accepts (a query also asks for
-    replies no larger). ``max_rounds`` is how many replies an initiator takes before giving
-    up on a peer that never converges. ``max_reply_work`` caps a responder's work per reply
-    (units: ids hashed or listed; a fingerprint counts 40), after which it defers the rest.
-    """
-
-    max_frame_bytes: int = 64 * 1024
-    max_rounds: int = 4096
-    max_reply_work: int = 400_000
-
-    def __post_init__(self) -> None:
-        if self.max_frame_bytes < MIN_FRAME_BYTES:
-            raise ValueError(f"max_frame_bytes must be at least {MIN_FRAME_BYTES}")
-        if self.max_rounds < 1 or self.max_reply_work < 1:
-            raise ValueError("limits must be positive")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tuning:
-    """Local choices that shape cost, not correctness (docs/reconciliation.md §6 has the runs
-    that chose the defaults). Peers need not agree on them."""
-
-    initial_split: int = 0  # ranges in the first query; 0: chosen from the set's size
-    max_initial_split: int = 256  # the automatic choice stays at or below this
-    branching: int = 4  # children of a differing range
-    id_list_max: int = 16  # initiator lists a differing range of at most this many ids
-    leaf_size: int = 8  # responder splits small ranges into children of at most this many
-    ids_max: int = 2  # responder sends its full ids for a differing range this small
-    max_hashed: int = 4096  # responder hashes at most this many ids to answer one id list
-
-    def __post_init__(self) -> None:
-        if self.initial_split < 0 or self.max_initial_split < 1 or self.branching < 2:
-            raise ValueError("initial_split >= 0, max_initial_split >= 1 and branching >= 2")
-        if not 1 <= self.leaf_size <= self.id_list_max <= min(64, self.branching * self.leaf_size):
-            raise ValueError("1 <= leaf_size <= id_list_max <= min(64, branching * leaf_size)")
-        if self.ids_max < 0 or self.max_hashed < self.id_list_max:
-            raise ValueError("ids_max >= 0 and max_hashed >= id_list_max")
-
-
-DEFAULT_LIMITS = Limits()
-DEFAULT_TUNING = Tuning()
 
 
 class SessionOrderError(AidError):
@@ -221,114 +161,11 @@ INITIATOR: dict[tuple[Mode, Holding], Action] = {
     (Mode.DEFER, Holding.ANY): Action.REQUEUE,
 }
 
-_LOWEST = Bound(hlc=0)  # the lower end of the first range: (0, zero id)
 _FINGERPRINT_WORK = 40  # a fingerprint costs about as much as hashing 40 ids
 _REPLY_RESERVE = 48  # room kept for a closing SKIP (longest bound) and DEFER
 _QUERY_RESERVE = 48  # room kept for the closing SKIP to infinity
 _ENTRY_ESTIMATE = 12  # a FINGERPRINT range is ~1 + 2-3 + 8 bytes on the wire
 _IDS_OVERHEAD = 100  # a pending skip, head, longest bound and counts around an IDS range
-
-
-def _range_fingerprint(salt: bytes, count: int, id_sum: int) -> bytes:
-    # negentropy hashes (sum, count) too; keying the hash with the session salt is ours.
-    data = count.to_bytes(8, "little") + id_sum.to_bytes(32, "little")
-    return hashlib.blake2b(
-        data, digest_size=FINGERPRINT_BYTES, key=salt, person=b"aidnode/rfp/v1"
-    ).digest()
-
-
-def _id_hash(salt: bytes, item_id: bytes) -> bytes:
-    return hashlib.blake2b(
-        item_id, digest_size=ID_HASH_BYTES, key=salt, person=b"aidnode/rid/v1"
-    ).digest()
-
-
-def set_fingerprint(store: RangeStore) -> bytes:
-    """A 16-byte digest of the whole set (unkeyed): equal on two replicas iff in sync.
-
-    For the "in sync" flag shown per peer; it is not used on the reconciliation wire.
-    """
-    count = len(store)
-    data = count.to_bytes(8, "little") + store.prefix_id_sum(count).to_bytes(32, "little")
-    return hashlib.blake2b(data, digest_size=16, person=b"aidnode/set/v1").digest()
-
-
-def _rounds_after_split(count: int, split: int, differences: int, tuning: Tuning) -> int:
-    if count <= tuning.id_list_max:
-        return 1
-    branching, slack = tuning.branching, differences
-    size = -(-count // split) + slack
-    rounds = 1
-    while True:
-        if size <= branching * tuning.leaf_size:
-            return rounds + 1
-        smaller = -(-size // branching) + slack
-        if smaller <= tuning.id_list_max:
-            return rounds + 1
-        smaller = -(-smaller // branching) + slack
-        if smaller >= size:
-            raise ValueError("too many differences for this bound")
-        size = smaller
-        rounds += 1
-
-
-_AUTOMATIC_SPLITS = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256)
-
-
-def initial_split(count: int, tuning: Tuning = DEFAULT_TUNING) -> int:
-    """How many ranges the first query over ``count`` keys has.
-
-    ``tuning.initial_split`` if set; otherwise the smallest of 16 … ``max_initial_split``
-    that gives the fewest round trips by :func:`round_trip_bound`. Splitting wider up front
-    costs ~11 bytes a range even when the sets are equal, and saves a whole round trip when
-    it aligns the later levels with the leaf size (docs/reconciliation.md §6).
-    """
-    if tuning.initial_split:
-        return tuning.initial_split
-    choices = [s for s in _AUTOMATIC_SPLITS if s <= tuning.max_initial_split] or [1]
-    return min(choices, key=lambda split: (_rounds_after_split(count, split, 1, tuning), split))
-
-
-def round_trip_bound(count: int, differences: int = 1, tuning: Tuning = DEFAULT_TUNING) -> int:
-    """Round trips a session takes when the initiator holds ``count`` keys, the sets differ in
-    at most ``differences`` keys, and no frame fills.
-
-    ``size`` bounds the keys either side holds in any range still differing. The first query
-    cuts the set into :func:`initial_split` ranges; then each round trip divides ``size`` by
-    ``branching`` twice (each side splits once; the other side may hold ``differences`` more)
-    until the responder can cut a range into children of ``leaf_size`` keys or the initiator
-    can list one (``id_list_max``); one more round trip settles the lists. For differences
-    small against ``leaf_size`` that is ``2 + ceil(log_{b²}(count / (split · b · leaf_size)))``
-    with ``split`` the initial split: O(log count). Raises :class:`ValueError` if
-    ``differences`` is too large for the recursion to shrink (the session still ends; this
-    bound just does not apply).
-    """
-    return _rounds_after_split(count, initial_split(count, tuning), differences, tuning)
-
-
-class _RankCache:
-    """Ranks and prefix sums of the bounds of consecutive ranges, each computed once."""
-
-    __slots__ = ("_bound", "_rank", "_store", "_sum")
-
-    def __init__(self, store: RangeStore) -> None:
-        self._store = store
-        self._bound = _LOWEST
-        self._rank = 0
-        self._sum = 0
-
-    def at(self, bound: Bound) -> tuple[int, int]:
-        if bound != self._bound:
-            self._bound = bound
-            self._rank = len(self._store) if bound == INFINITY else self._store.rank(bound.key)
-            self._sum = self._store.prefix_id_sum(self._rank)
-        return self._rank, self._sum
-
-
-def _child_ranks(start: int, stop: int, parts: int) -> list[int]:
-    count = stop - start
-    parts = max(1, min(parts, count))
-    return [start + count * index // parts for index in range(1, parts + 1)]
 
 
 class _ReplyBuilder:
@@ -386,8 +223,8 @@ class _Responder:
         self._work_limit = limits.max_reply_work
 
     def run(self, entries: Sequence[Entry]) -> bytes:
-        ranks = _RankCache(self._store)
-        lower = _LOWEST
+        ranks = RankCache(self._store)
+        lower = LOWEST_BOUND
         for entry in entries:
             if self._work > self._work_limit:
                 return self._out.finish(deferred=True)
@@ -399,7 +236,7 @@ class _Responder:
             if isinstance(entry, Fingerprint):
                 self._work += _FINGERPRINT_WORK
                 id_sum = (upper_sum - lower_sum) % ID_SUM_MODULUS
-                if _range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
+                if range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
                     holding = Holding.SAME
                 else:
                     holding = Holding.FEW if count <= self._tuning.ids_max else Holding.MANY
@@ -434,14 +271,14 @@ class _Responder:
             # what keeps the round trips at the bound round_trip_bound() states.
             parts = max(least, -(-count // tuning.leaf_size))
         previous, previous_sum = start, start_sum
-        for rank in _child_ranks(start, stop, parts):
+        for rank in child_ranks(start, stop, parts):
             child_upper = (
                 upper if rank == stop else Bound.between(store.key_at(rank - 1), store.key_at(rank))
             )
             rank_sum = store.prefix_id_sum(rank)
             id_sum = (rank_sum - previous_sum) % ID_SUM_MODULUS
             self._work += _FINGERPRINT_WORK
-            fingerprint = _range_fingerprint(self._salt, rank - previous, id_sum)
+            fingerprint = range_fingerprint(self._salt, rank - previous, id_sum)
             if not self._out.put(Fingerprint(upper=child_upper, fingerprint=fingerprint)):
                 return False
             previous, previous_sum = rank, rank_sum
@@ -462,7 +299,7 @@ class _Responder:
             keys = store.keys(start, stop)
             self._work += len(keys)
             size = len(hashes[0])
-            own = [_id_hash(self._salt, key[1])[:size] for key in keys]
+            own = [id_hash(self._salt, key[1])[:size] for key in keys]
             held, listed = set(own), set(hashes)
             lacks = tuple(item not in held for item in hashes)
             missing = [key for item, key in zip(own, keys, strict=True) if item not in listed]
@@ -615,7 +452,7 @@ class Initiator:
         """The first query. Raises :class:`SessionOrderError` unless the session is READY."""
         self._expect(_SessionEvent.SEND_FIRST)
         split = initial_split(len(self._store), self._tuning)
-        self._queue = [_Work(_LOWEST, INFINITY, _Ask.DIFFERS, split)]
+        self._queue = [_Work(LOWEST_BOUND, INFINITY, _Ask.DIFFERS, split)]
         message = self._next_query()
         assert message is not None  # a non-empty queue always yields a query
         self._fire(_SessionEvent.SEND_FIRST)
@@ -648,12 +485,12 @@ class Initiator:
 
     def _absorb(self, entries: Sequence[Entry]) -> None:
         store, tuning = self._store, self._tuning
-        ranks = _RankCache(store)
+        ranks = RankCache(store)
         lists = (Mode.ID_LIST, Mode.SHORT_ID_LIST)
         listed = {sent.lower.key: sent for sent in self._sent if sent.mode in lists}
         found: list[_Work] = []
         same = differ = 0
-        lower = _LOWEST
+        lower = LOWEST_BOUND
         for entry in entries:
             upper = entry.upper
             mode = _mode(entry)
@@ -663,7 +500,7 @@ class Initiator:
                 upper_rank, upper_sum = ranks.at(upper)
                 count = upper_rank - lower_rank
                 id_sum = (upper_sum - lower_sum) % ID_SUM_MODULUS
-                if _range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
+                if range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
                     holding = Holding.SAME
                     same += 1
                 else:
@@ -728,7 +565,7 @@ class Initiator:
         if not short or sent.their_fingerprint is None:
             return None
         answer = kept + list(sent_ids)
-        check = _range_fingerprint(self._salt, len(answer), id_sum_of(answer))
+        check = range_fingerprint(self._salt, len(answer), id_sum_of(answer))
         if check == sent.their_fingerprint:
             return None
         return _Work(lower, sent.upper, _Ask.DIFFERS)
@@ -747,8 +584,8 @@ class Initiator:
             return None
         frame = self._limits.max_frame_bytes
         writer = MessageWriter(query_header(self._salt, frame))
-        ranks = _RankCache(self._store)
-        position = _LOWEST
+        ranks = RankCache(self._store)
+        position = LOWEST_BOUND
         reply_estimate = 0
         sent: list[_Sent] = []
         taken = 0
@@ -790,7 +627,7 @@ class Initiator:
         return 2 + int(self._differ_rate * self._tuning.branching * _ENTRY_ESTIMATE)
 
     def _entries_for(
-        self, work: _Work, ranks: _RankCache, parts: int = 0
+        self, work: _Work, ranks: RankCache, parts: int = 0
     ) -> list[tuple[Entry, _Sent]]:
         """The query ranges for ``work``; ``parts`` forces a split into that many."""
         store, salt = self._store, self._salt
@@ -798,12 +635,12 @@ class Initiator:
         stop, stop_sum = ranks.at(work.upper)
         count = stop - start
         if work.ask is _Ask.CHECK or (parts and count < 2):
-            fingerprint = _range_fingerprint(salt, count, (stop_sum - start_sum) % ID_SUM_MODULUS)
+            fingerprint = range_fingerprint(salt, count, (stop_sum - start_sum) % ID_SUM_MODULUS)
             entry: Entry = Fingerprint(upper=work.upper, fingerprint=fingerprint)
             return [(entry, _Sent(work.lower, work.upper, Mode.FINGERPRINT))]
         if count <= self._tuning.id_list_max and not parts:
             keys = tuple((key[0], key[1]) for key in store.keys(start, stop))
-            hashes = tuple(_id_hash(salt, key[1]) for key in keys)
+            hashes = tuple(id_hash(salt, key[1]) for key in keys)
             if keys and work.their_fingerprint is not None:
                 short = tuple(item[:SHORT_HASH_BYTES] for item in hashes)
                 entry = ShortIdList(upper=work.upper, hashes=short)
@@ -815,7 +652,7 @@ class Initiator:
             return [(entry, _Sent(work.lower, work.upper, Mode.ID_LIST, keys))]
         out: list[tuple[Entry, _Sent]] = []
         lower, previous, previous_sum = work.lower, start, start_sum
-        for rank in _child_ranks(start, stop, parts or work.parts or self._tuning.branching):
+        for rank in child_ranks(start, stop, parts or work.parts or self._tuning.branching):
             if rank == stop:
                 upper, rank_sum = work.upper, stop_sum
             else:
@@ -823,7 +660,7 @@ class Initiator:
                 rank_sum = store.prefix_id_sum(rank)
             id_sum = (rank_sum - previous_sum) % ID_SUM_MODULUS
             entry = Fingerprint(
-                upper=upper, fingerprint=_range_fingerprint(salt, rank - previous, id_sum)
+                upper=upper, fingerprint=range_fingerprint(salt, rank - previous, id_sum)
             )
             out.append((entry, _Sent(lower, upper, Mode.FINGERPRINT)))
             lower, previous, previous_sum = upper, rank, rank_sum
