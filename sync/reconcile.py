@@ -414,6 +414,7 @@ class Initiator:
         self._sent: list[_Sent] = []
         self._have: set[bytes] = set()
         self._need: set[bytes] = set()
+        self._scanned = 0  # keys read to settle ranges the responder answered with all its ids
         self._differ_rate = 1.0
         self.rounds = 0  # replies received
         self.bytes_sent = 0
@@ -541,6 +542,11 @@ class Initiator:
             store = self._store
             start = store.rank(lower.key)
             stop = len(store) if entry.upper == INFINITY else store.rank(entry.upper.key)
+            # Honest replies make each key be read here at most once a session; a peer that
+            # keeps answering big ranges this way is cut off before it costs more than that.
+            self._scanned += stop - start
+            if self._scanned > 2 * len(store) + 4096:
+                raise ProtocolError(ReasonCode.TOO_LARGE, "replies cover the set again and again")
             mine = {key[1] for key in store.keys(start, stop)}
             theirs = set(entry.ids)
             self._have.update(mine - theirs)

@@ -300,6 +300,24 @@ def test_a_peer_that_always_defers_is_given_up_on() -> None:
     assert raised.value.code is ReasonCode.TOO_LARGE
 
 
+def test_a_peer_that_makes_the_initiator_rescan_its_set_is_cut_off() -> None:
+    keys = [(n, n.to_bytes(32, "big")) for n in range(1, 3000)]
+    session = Initiator(FingerprintIndex.from_sorted(keys), salt=SALT)
+    session.initial_message()
+    # "I hold nothing below 2999, and the rest differs", again and again.
+    hostile = Reply(
+        entries=(
+            Ids(upper=Bound(hlc=2999), ids=()),
+            Fingerprint(upper=INFINITY, fingerprint=b"x" * 8),
+        )
+    )
+    with pytest.raises(ProtocolError) as raised:
+        for _ in range(5):
+            session.receive(encode_reply(hostile))
+    assert raised.value.code is ReasonCode.TOO_LARGE
+    assert session.state is SessionState.FAILED
+
+
 def test_session_calls_out_of_order_are_refused() -> None:
     session = Initiator(FingerprintIndex(), salt=SALT)
     with pytest.raises(SessionOrderError):
