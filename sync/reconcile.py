@@ -577,6 +577,10 @@ class Initiator:
         return _Work(lower, sent.upper, _Ask.DIFFERS)
 
     def _requeue(self, lower: Bound) -> list[_Work]:
+        # A responder always answers the first range it is asked about (at least one id of
+        # it, if partial), so a DEFER there is a peer that stalls, not one that is busy.
+        if self._sent and lower.key <= self._sent[0].lower.key:
+            raise ProtocolError(ReasonCode.MALFORMED, "a reply must answer its first range")
         again: list[_Work] = []
         for sent in self._sent:
             if sent.upper.key > lower.key:

@@ -27,12 +27,13 @@ class Limits:
 
     ``max_frame_bytes`` caps every message a side sends or accepts (a query also asks for
     replies no larger). ``max_rounds`` is how many replies an initiator takes before giving
-    up on a peer that never converges. ``max_reply_work`` caps a responder's work per reply
-    (units: ids hashed or listed; a fingerprint counts 40), after which it defers the rest.
+    up (a fresh replica fetching 10⁶ ids in 64 KiB frames needs ~500). ``max_reply_work``
+    caps a responder's work per reply (units: ids hashed or listed; a fingerprint counts 40),
+    after which it defers the rest.
     """
 
     max_frame_bytes: int = 64 * 1024
-    max_rounds: int = 4096
+    max_rounds: int = 1 << 20
     max_reply_work: int = 400_000
 
     def __post_init__(self) -> None:

@@ -288,16 +288,26 @@ def test_initiator_rejects_ids_that_do_not_answer_its_list() -> None:
     assert session.state is SessionState.FAILED
 
 
-def test_a_peer_that_always_defers_is_given_up_on() -> None:
+def test_a_peer_that_defers_its_first_range_is_refused() -> None:
     store = FingerprintIndex.from_sorted([(n, bytes([n]) * 32) for n in range(1, 100)])
-    session = Initiator(store, salt=SALT, limits=Limits(max_rounds=5))
+    session = Initiator(store, salt=SALT)
     session.initial_message()
-    stalling = encode_reply(Reply(entries=(Defer(),)))
-    for _ in range(5):
-        assert session.receive(stalling) is not None
     with pytest.raises(ProtocolError) as raised:
-        session.receive(stalling)
+        session.receive(encode_reply(Reply(entries=(Defer(),))))
+    assert raised.value.code is ReasonCode.MALFORMED
+
+
+def test_a_session_longer_than_max_rounds_is_given_up_on() -> None:
+    mine, theirs = _replicas(3000, 600, seed=11)
+    limits = Limits(max_rounds=3, max_frame_bytes=MIN_FRAME_BYTES)
+    session = Initiator(FingerprintIndex.from_sorted(sorted(mine)), limits=limits)
+    query = session.initial_message()
+    store = FingerprintIndex.from_sorted(sorted(theirs))
+    with pytest.raises(ProtocolError) as raised:
+        while query is not None:
+            query = session.receive(respond(store, query, limits=limits))
     assert raised.value.code is ReasonCode.TOO_LARGE
+    assert session.rounds == 4
 
 
 def test_a_peer_that_makes_the_initiator_rescan_its_set_is_cut_off() -> None:
