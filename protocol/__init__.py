@@ -12,9 +12,11 @@ from protocol.envelope import (
     decode_event,
     decode_events,
     decode_stored,
+    decode_unverified,
     event_id,
     hlc_millis,
     sign_event,
+    verify_event,
 )
 from protocol.errors import ProtocolError
 from protocol.kinds import KIND_SPECS, KindSpec, Ref, Role
@@ -92,9 +94,11 @@ __all__ = [
     "decode_event",
     "decode_events",
     "decode_stored",
+    "decode_unverified",
     "delegation_message",
     "encode",
     "event_id",
     "hlc_millis",
     "sign_event",
+    "verify_event",
 ]

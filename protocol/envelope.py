@@ -36,9 +36,11 @@ __all__ = [
     "decode_event",
     "decode_events",
     "decode_stored",
+    "decode_unverified",
     "event_id",
     "hlc_millis",
     "sign_event",
+    "verify_event",
 ]
 
 EVENT_DOMAIN = b"aidnode/v1\0"
@@ -213,8 +215,9 @@ def _split_wire(wire: bytes) -> tuple[bytes, Any]:
     return outer[0], outer[1]
 
 
-def _check_unsigned(wire: bytes, now_ms: int) -> Event:
-    """Every check but the signature: the cheap ones, run before any expensive work."""
+def decode_unverified(wire: bytes, *, now_ms: int) -> Event:
+    """Every check of :func:`decode_event` but the signature: the cheap ones, which run before
+    any expensive work. The caller MUST then :func:`verify_event` before trusting it."""
     if type(wire) is not bytes:
         raise ProtocolError(ReasonCode.MALFORMED, "an event is a byte string")
     if len(wire) > MAX_EVENT_BYTES:
@@ -226,7 +229,8 @@ def _check_unsigned(wire: bytes, now_ms: int) -> Event:
     return event
 
 
-def _check_signature(event: Event) -> None:
+def verify_event(event: Event) -> None:
+    """Check the event's signature; raises :class:`ProtocolError` (``bad_signature``)."""
     try:
         verify(event.author, EVENT_DOMAIN, event.payload, event.sig)
     except SignatureError:
@@ -239,8 +243,8 @@ def decode_event(wire: bytes, *, now_ms: int) -> Event:
     ``now_ms`` is the receiver's clock (Unix ms), injected so tests can pin it. Raises
     :class:`ProtocolError`; every check that can fail cheaply runs before the signature.
     """
-    event = _check_unsigned(wire, now_ms)
-    _check_signature(event)
+    event = decode_unverified(wire, now_ms=now_ms)
+    verify_event(event)
     return event
 
 
@@ -254,13 +258,13 @@ def decode_events(wires: Sequence[bytes], *, now_ms: int) -> list[Event | Protoc
     results: list[Event | ProtocolError] = []
     for wire in wires:
         try:
-            results.append(_check_unsigned(wire, now_ms))
+            results.append(decode_unverified(wire, now_ms=now_ms))
         except ProtocolError as exc:
             results.append(exc)
     for index, item in enumerate(results):
         if isinstance(item, Event):
             try:
-                _check_signature(item)
+                verify_event(item)
             except ProtocolError as exc:
                 results[index] = exc
     return results

@@ -167,7 +167,7 @@ async def write_batch(
         changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
         affected |= await _records_by_authors(db, changed)
     current = identity or memory.identity
-    await _refold(db, memory, affected, current, {e.id: e for e in stored})
+    await _refold(db, memory, affected, current, {e.id: e for e in stored}, identity is not None)
     await _refresh_trust_views(db, memory, stored, identity)
     seq = await scalar(db, "SELECT coalesce(max(seq), 0) FROM events")
     return Commit(stored, tombstoned, identity, seq)
@@ -191,6 +191,7 @@ async def _refold(
     record_ids: set[bytes],
     identity: Identity,
     batch: dict[bytes, Event],
+    identity_changed: bool,
 ) -> None:
     """Re-fold the given records from their stored events and rewrite their rows."""
     ordered = sorted(record_ids)
@@ -208,7 +209,8 @@ async def _refold(
             continue
         related = [events[i] for i in members[record_id] if i != record_id]
         views.append(fold_record(create, related, identity))
-    await write_records(db, [v.id for v in views], views)
+    # Without an identity change, new events only add effects to a record (docs/storage.md).
+    await write_records(db, [v.id for v in views], views, only_growing=not identity_changed)
 
 
 async def _events(

@@ -98,21 +98,67 @@ def endorsement_row(view: EndorsementView) -> Row:
     )  # fmt: skip
 
 
-async def write_records(
-    db: aiosqlite.Connection, record_ids: Sequence[bytes], views: Iterable[RecordView]
-) -> None:
-    """Replace the materialised rows of ``record_ids`` by those of ``views`` (same records).
+_COLUMNS = {
+    "records": (
+        "id", "kind", "org", "author", "hlc", "title", "region", "urgency", "urgency_rank",
+        "expires", "needed_by", "state", "pledge_status", "fulfil_status", "updated_hlc",
+        "sensitive",
+    ),
+    "record_lines": (
+        "record", "idx", "item", "category", "unit", "qty", "pledged", "delivered", "received",
+    ),
+    "pledges": (
+        "id", "record", "line", "org", "author", "hlc", "qty", "cancelled", "delivered",
+        "received",
+    ),
+}  # fmt: skip
+_KEYS = {"records": ("id",), "record_lines": ("record", "idx"), "pledges": ("id",)}
 
-    Runs inside the caller's transaction."""
-    for chunk in chunks(record_ids):
-        placeholders = marks(len(chunk))
-        for table in ("record_lines", "pledges", "verifications"):
-            await db.execute(f"DELETE FROM {table} WHERE record IN ({placeholders})", chunk)
+
+def _upsert(table: str) -> str:
+    """INSERT … ON CONFLICT DO UPDATE that writes nothing when the row is unchanged (most
+    rows of a re-folded record are), so SQLite touches only what really changed."""
+    columns = _COLUMNS[table]
+    keys = _KEYS[table]
+    rest = [c for c in columns if c not in keys]
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in rest)
+    old = ", ".join(f"{table}.{c}" for c in rest)
+    new = ", ".join(f"excluded.{c}" for c in rest)
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments} "
+        f"WHERE ({old}) IS NOT ({new})"
+    )
+
+
+_UPSERT = {table: _upsert(table) for table in _COLUMNS}
+
+
+async def write_records(
+    db: aiosqlite.Connection,
+    record_ids: Sequence[bytes],
+    views: Iterable[RecordView],
+    *,
+    only_growing: bool = False,
+) -> None:
+    """Make the materialised rows of ``record_ids`` those of ``views`` (the same records).
+
+    ``only_growing``: the caller knows no pledge or verification of these records can have
+    disappeared since their last fold (no identity change came with the batch: new events
+    only add effects then), so rows are upserted without deleting first. Otherwise every
+    row of the records is replaced. Runs inside the caller's transaction."""
+    if not only_growing:
+        for chunk in chunks(record_ids):
+            placeholders = marks(len(chunk))
+            for table in ("record_lines", "pledges", "verifications"):
+                await db.execute(f"DELETE FROM {table} WHERE record IN ({placeholders})", chunk)
     rows = record_rows(views)
-    await db.executemany(f"INSERT OR REPLACE INTO records VALUES ({marks(16)})", rows.records)
-    await db.executemany(f"INSERT INTO record_lines VALUES ({marks(9)})", rows.lines)
-    await db.executemany(f"INSERT INTO pledges VALUES ({marks(10)})", rows.pledges)
-    await db.executemany(f"INSERT INTO verifications VALUES ({marks(6)})", rows.verifications)
+    await db.executemany(_UPSERT["records"], rows.records)
+    await db.executemany(_UPSERT["record_lines"], rows.lines)
+    await db.executemany(_UPSERT["pledges"], rows.pledges)
+    await db.executemany(
+        f"INSERT OR IGNORE INTO verifications VALUES ({marks(6)})", rows.verifications
+    )
 
 
 async def write_profiles(db: aiosqlite.Connection, views: Iterable[ProfileView]) -> None:
