@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import aiohttp
+from aiohttp import web
 
 from crypto import KdfParams, read_key_file
 from crypto.signing import SigningIdentity
@@ -43,20 +44,25 @@ from node.federation.client import PeerClient
 from node.federation.peers import add_peer, remove_peer
 from node.home import Home
 from node.runtime import NODE_KEY_NAME, Node, init_home
+from node.service import NodeService, ServiceSettings
 from node.storage import OutcomeStatus, Store
 from protocol import Event
 from protocol.federation import Hello
+from sync.clock import Clock
 
 __all__ = [
     "Cluster",
     "NodeHandle",
     "eventually",
+    "fake_peer",
     "free_port",
+    "hello_for",
     "line",
     "materialised_tables",
     "run_coroutine",
+    "service_in_process",
+    "service_url",
     "signed_client",
-    "tester_hello",
 ]
 
 T = TypeVar("T")
@@ -405,13 +411,60 @@ async def signed_client(
     async with aiohttp.ClientSession(connector=connector) as session:
         client = PeerClient(session, me, url, SystemClock(), pinned=pinned, timeout_s=timeout_s)
         if hello:
-            await client.hello(tester_hello(me))
+            await client.hello(hello_for(me))
         yield client
 
 
-def tester_hello(me: SigningIdentity, name: str = "tester") -> Hello:
+def hello_for(me: SigningIdentity, name: str = "tester") -> Hello:
     """A hello for a test-controlled node key (its org is the key itself)."""
     return Hello(node=me.public_key, org=me.public_key, name=name)
+
+
+@contextlib.asynccontextmanager
+async def service_in_process(
+    root: Path,
+    name: str = "honest",
+    *,
+    settings: ServiceSettings | None = None,
+    tls: bool = False,
+    clock: Clock | None = None,
+) -> AsyncIterator[NodeService]:
+    """A whole node (:class:`NodeService`) running inside the test's event loop on a free
+    loopback port: for the quick, not-slow tests of the federation pieces."""
+    home = Home(root / name)
+    init_home(home, name=name, passphrase=None, listen="127.0.0.1:7420", kdf=FAST_KDF)
+    home.save_config(home.load_config().with_changes(tls=tls, sync_interval_seconds=1.0))
+    node = await Node.open(home, None, clock=clock, workers=1)
+    service = NodeService(node, settings)
+    try:
+        await service.start("127.0.0.1", 0)
+        yield service
+    finally:
+        await service.stop()
+        await node.close()
+
+
+def service_url(service: NodeService) -> str:
+    scheme = "https" if service.node.config.tls else "http"
+    return f"{scheme}://127.0.0.1:{service.port}"
+
+
+@contextlib.asynccontextmanager
+async def fake_peer(
+    routes: list[web.RouteDef], *, host: str = "127.0.0.1", ssl_context: Any = None
+) -> AsyncIterator[str]:
+    """A test-controlled HTTP server (a hostile or broken peer); yields its base URL."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.add_routes(routes)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"{'https' if ssl_context else 'http'}://{host}:{port}"
+    finally:
+        await runner.cleanup()
 
 
 MATERIALISED = ("records", "record_lines", "pledges", "verifications", "profiles", "endorsements")

@@ -17,7 +17,7 @@ import msgpack
 from crypto.signing import SigningIdentity
 from node.errors import PeerError
 from node.federation.tls import peer_certificate_key
-from protocol import ProtocolError
+from protocol import ProtocolError, ReasonCode
 from protocol.federation import (
     FetchReply,
     FetchRequest,
@@ -117,7 +117,8 @@ class PeerClient:
         try:
             theirs = Hello.decode(reply)
         except ProtocolError as exc:
-            raise PeerError(self.url, "bad_reply", f"hello: {exc}") from None
+            code = "unknown_version" if exc.code is ReasonCode.UNKNOWN_VERSION else "bad_reply"
+            raise PeerError(self.url, code, f"hello: {exc}") from None
         if self.tls_key is not None and theirs.node != self.tls_key:
             raise PeerError(self.url, "bad_tls", "the hello and the TLS certificate disagree")
         if self.pinned is not None and theirs.node != self.pinned:

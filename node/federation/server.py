@@ -24,7 +24,6 @@ from node.federation.push import Broadcaster
 from node.storage import OutcomeStatus, Store
 from protocol import ProtocolError, encode
 from protocol.federation import (
-    FED_VERSION,
     AuthCode,
     AuthError,
     FetchReply,
@@ -158,10 +157,6 @@ class FederationServer:
         self.inbound.note(node, self.clock.now_ms())
         if theirs.node != node:
             return _error(400, "bad_field", "hello.node is not the key that signed the request")
-        if theirs.version != FED_VERSION:
-            return _error(
-                400, "unknown_version", f"this node speaks federation v{FED_VERSION} only"
-            )
         return web.Response(body=self.hello.encode(), content_type=MSGPACK)
 
     async def _reconcile(
