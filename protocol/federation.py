@@ -41,6 +41,7 @@ __all__ = [
     "StreamFrame",
     "request_message",
     "sign_request",
+    "signature_verifies",
     "verify_request",
 ]
 
@@ -163,11 +164,19 @@ def verify_request(
         raise AuthError(AuthCode.WRONG_RECIPIENT, "signed for another node")
     if abs(now_ms - signed.time_ms) > window_ms:
         raise AuthError(AuthCode.STALE, f"time is {now_ms - signed.time_ms} ms off")
+    if not signature_verifies(signed, method, target, body):
+        raise AuthError(AuthCode.BAD_SIGNATURE, "request signature does not verify")
+
+
+def signature_verifies(signed: SignedHeaders, method: str, target: str, body: bytes) -> bool:
+    """Whether ``signed.node`` signed this request (recipient and time not judged): what a
+    refusal may be attributed to that node on (docs/federation.md §4)."""
     message = request_message(method, target, signed.to, signed.time_ms, signed.nonce, body)
     try:
         verify(signed.node, REQUEST_DOMAIN, message, signed.signature)
     except SignatureError:
-        raise AuthError(AuthCode.BAD_SIGNATURE, "request signature does not verify") from None
+        return False
+    return True
 
 
 # -- bodies -------------------------------------------------------------------------------------

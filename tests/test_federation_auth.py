@@ -20,9 +20,10 @@ from crypto.signing import SigningIdentity
 from node.errors import PeerError
 from node.federation.client import PeerClient
 from node.federation.guard import NonceCache, RateLimiter
-from node.federation.peers import inbound_states
+from node.federation.peers import InboundLedger, inbound_states
 from node.federation.server import ServerLimits
 from node.service import NodeService, ServiceSettings
+from node.storage import Store
 from protocol import encode
 from protocol.federation import (
     MAX_BODY_BYTES,
@@ -462,3 +463,49 @@ async def test_a_client_refuses_a_peer_that_answers_with_another_version() -> No
             await client.hello(hello_for(ALICE))
     assert caught.value.code == "unknown_version"
     assert client.pinned is None
+
+
+async def test_a_refusal_is_held_against_a_node_only_if_it_signed_the_request(
+    service: NodeService, session: aiohttp.ClientSession
+) -> None:
+    now = service.node.clock.now_ms()
+    # Mallory names Alice's key on requests Alice never signed: bad signature, and stale.
+    forged = headers_for(service, PUSH, EMPTY_PUSH, by=MALLORY)
+    for headers in (
+        {**forged, "Aid-Node": ALICE.public_key.hex()},
+        {
+            **headers_for(service, PUSH, EMPTY_PUSH, by=MALLORY, time_ms=now - 5 * WINDOW),
+            "Aid-Node": ALICE.public_key.hex(),
+        },
+    ):
+        status, _, _, _ = await raw_post(session, service, PUSH, EMPTY_PUSH, headers)
+        assert status == 401
+    # Invented keys cost nothing: a stream of them must not grow the inbound table.
+    for _ in range(50):
+        fake = {**forged, "Aid-Node": secrets.token_bytes(32).hex()}
+        await raw_post(session, service, PUSH, EMPTY_PUSH, fake)
+    # Mallory's own stale request carries her valid signature: that one is hers.
+    mine = headers_for(service, PUSH, EMPTY_PUSH, by=MALLORY, time_ms=now - 5 * WINDOW)
+    await raw_post(session, service, PUSH, EMPTY_PUSH, mine)
+    await service.inbound.flush(service.node.store)
+    states = await inbound_states(service.node.store)
+    assert [(s.node_key, s.refused, s.last_refusal) for s in states] == [
+        (MALLORY.public_key, 1, "stale")
+    ]
+    assert service.server.unauthenticated == {"bad_signature": 51, "stale": 1}
+
+
+async def test_the_inbound_table_keeps_the_most_recently_seen_nodes(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "node.sqlite", clock=ManualClock(NOW))
+    try:
+        ledger = InboundLedger(max_rows=10)
+        for round_number in range(3):
+            for index in range(10):
+                key = bytes([round_number, index]) * 16
+                ledger.note(key, NOW + round_number * 1000 + index)
+            await ledger.flush(store)
+        states = await inbound_states(store)
+    finally:
+        await store.close()
+    assert len(states) == 10
+    assert {s.node_key[0] for s in states} == {2}  # the last round's nodes

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from protocol.federation import (
     PushRequest,
     SignedHeaders,
     StreamFrame,
+    signature_verifies,
     verify_request,
 )
 from sync.clock import Clock
@@ -93,6 +95,8 @@ class FederationServer:
         self.address_limits = RateLimiter(limits.address_rate, limits.address_burst)
         self.on_events = on_events  # told the max hlc of accepted events (the node's HLC)
         self.streams: set[web.WebSocketResponse] = set()
+        # 401s no node key can be held to (unsigned, malformed or forged), by code.
+        self.unauthenticated: Counter[str] = Counter()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -120,6 +124,7 @@ class FederationServer:
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 return _error(413, "too_large", "request body over the limit")
+            signed: SignedHeaders | None = None
             try:
                 signed = SignedHeaders.parse(request.headers)
                 verify_request(
@@ -134,9 +139,7 @@ class FederationServer:
                 if self.nonces.seen(signed.node, signed.nonce, signed.time_ms, now):
                     raise AuthError(AuthCode.REPLAYED, "this request was already received")
             except AuthError as exc:
-                node = _claimed_node(request)
-                if node is not None:
-                    self.inbound.note(node, now, refused=exc.code.value)
+                self._note_refusal(signed, request, body, exc.code, now)
                 return _error(401, exc.code.value, exc.detail)
             wait = self.node_limits.check(signed.node, now)
             if wait:
@@ -149,6 +152,33 @@ class FederationServer:
                 return _error(400, exc.code.value, exc.detail)
 
         return gated
+
+    def _note_refusal(
+        self,
+        signed: SignedHeaders | None,
+        request: web.Request,
+        body: bytes,
+        code: AuthCode,
+        now: int,
+    ) -> None:
+        """Count a 401 against the node that signed the request, if one provably did.
+
+        A mere claim (``Aid-Node`` with no valid signature) is counted only in
+        :attr:`unauthenticated`: anyone can name any key, and counting claims would let a
+        stranger blame an honest node and add a row to ``inbound`` per invented key."""
+        proven = (
+            signed is not None
+            and code is not AuthCode.BAD_SIGNATURE
+            and (
+                code is AuthCode.REPLAYED  # verified before the nonce was checked
+                or signature_verifies(signed, request.method, request.path_qs, body)
+            )
+        )
+        if proven:
+            assert signed is not None
+            self.inbound.note(signed.node, now, refused=code.value)
+        else:
+            self.unauthenticated[code.value] += 1
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -243,12 +273,3 @@ async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes]) -> None
             await ws.send_bytes(frame)
         except (ConnectionError, RuntimeError):
             return  # the peer went away; the reader loop notices and cleans up
-
-
-def _claimed_node(request: web.Request) -> bytes | None:
-    """The node key a refused request claimed, for counting refusals against it."""
-    try:
-        key = bytes.fromhex(request.headers.get("Aid-Node", ""))
-    except ValueError:
-        return None
-    return key if len(key) == 32 else None
