@@ -19,6 +19,7 @@ from node.errors import PeerError
 from node.federation.tls import peer_certificate_key
 from protocol import ProtocolError, ReasonCode
 from protocol.federation import (
+    MAX_BODY_BYTES,
     FetchReply,
     FetchRequest,
     Hello,
@@ -59,6 +60,7 @@ class PeerClient:
         self.bytes_in = 0
         self.bytes_out = 0
         self.tls_key: bytes | None = None  # the node key the last TLS certificate proved
+        self.max_reply_bytes = MAX_BODY_BYTES  # a full fetch reply fits
 
     def signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         signed = sign_request(
@@ -85,7 +87,7 @@ class PeerClient:
                 ssl=_NO_VERIFY if self.url.startswith("https") else True,
             ) as response:
                 self._check_tls(response)
-                payload = await response.read()
+                payload = await self._read(response)
                 self.bytes_in += len(payload)
                 if response.status != 200:
                     raise _refusal(self.url, response.status, payload, response.headers)
@@ -98,6 +100,21 @@ class PeerClient:
             raise PeerError(self.url, "unreachable", str(exc.os_error or exc)) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise PeerError(self.url, "connection_failed", str(exc) or type(exc).__name__) from None
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The reply body, refused once it passes what any valid reply can be: a peer must
+        not be able to make us buffer an unbounded answer."""
+        limit = self.max_reply_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise PeerError(self.url, "too_large", f"a reply of {response.content_length} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise PeerError(self.url, "too_large", f"a reply over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _check_tls(self, response: aiohttp.ClientResponse) -> None:
         if not self.url.startswith("https"):
@@ -157,6 +174,7 @@ class PeerClient:
                 headers=headers,
                 heartbeat=20.0,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                max_msg_size=MAX_BODY_BYTES,  # a full frame (aiohttp's default is 4 MiB)
                 ssl=_NO_VERIFY if self.url.startswith("https") else True,
             )
             if self.url.startswith("https"):
