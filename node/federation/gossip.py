@@ -83,6 +83,8 @@ class Federation:
         self._watcher: asyncio.Task[None] | None = None
         self._round_done: dict[str, asyncio.Event] = {}
         self.streams_open: dict[str, bool] = {}
+        # What each peer's stream carried since that peer's last round (see _add_stream_traffic).
+        self._stream_tally: dict[str, RoundReport] = {}
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession()
@@ -164,6 +166,7 @@ class Federation:
                         await wake.wait()
             wake.clear()
             report = await self.sync_round(state)
+            self._add_stream_traffic(url, report)
             try:
                 await record_round(
                     self.store,
@@ -244,6 +247,19 @@ class Federation:
                 complete = False
         report.in_sync = initiator.in_sync or complete
 
+    def _add_stream_traffic(self, url: str, report: RoundReport) -> None:
+        """Fold what the stream with ``url`` carried since the last round into ``report``, so
+        the peer's persisted state counts pushed events too (without a write per frame)."""
+        tally = self._stream_tally.pop(url, None)
+        if tally is None:
+            return
+        report.events_in += tally.events_in
+        report.events_out += tally.events_out
+        report.bytes_in += tally.bytes_in
+        report.bytes_out += tally.bytes_out
+        report.rejected_in += tally.rejected_in
+        report.last_rejection = report.last_rejection or tally.last_rejection
+
     # -- live push ------------------------------------------------------------------------------
 
     async def _stream_loop(self, url: str) -> None:
@@ -277,19 +293,32 @@ class Federation:
 
         async def drain() -> None:
             while not ws.closed:
-                await ws.send_bytes(await subscription.queue.get())
+                frame = await subscription.queue.get()
+                await ws.send_bytes(frame.data)
+                tally = self._stream_tally.setdefault(url, RoundReport())
+                tally.events_out += frame.events
+                tally.bytes_out += len(frame.data)
 
         writer = asyncio.create_task(drain())
         try:
             async for message in ws:
                 if message.type is not aiohttp.WSMsgType.BINARY:
                     continue
+                tally = self._stream_tally.setdefault(url, RoundReport())
+                tally.bytes_in += len(message.data)
                 try:
                     frame = StreamFrame.decode(message.data)
                 except ProtocolError as exc:
+                    tally.rejected_in += 1
+                    tally.last_rejection = exc.code.value
                     await ws.close(code=1003, message=exc.code.value.encode())
                     raise PeerError(url, exc.code.value, "malformed stream frame") from None
-                await self.store.ingest(list(frame.events), origin=peer_key)
+                for outcome in await self.store.ingest(list(frame.events), origin=peer_key):
+                    if outcome.status is OutcomeStatus.ACCEPTED:
+                        tally.events_in += 1
+                    elif outcome.status is OutcomeStatus.REJECTED:
+                        tally.rejected_in += 1
+                        tally.last_rejection = outcome.code.value if outcome.code else None
         finally:
             self.broadcaster.unsubscribe(subscription)
             writer.cancel()

@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 
 from node.federation.guard import NonceCache, RateLimiter
 from node.federation.peers import InboundLedger
-from node.federation.push import Broadcaster
+from node.federation.push import Broadcaster, Frame
 from node.storage import OutcomeStatus, Store
 from protocol import ProtocolError, encode
 from protocol.federation import (
@@ -265,11 +265,11 @@ class FederationServer:
         return ws
 
 
-async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes]) -> None:
+async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[Frame]) -> None:
     """Send queued frames until the socket closes."""
     while not ws.closed:
         frame = await queue.get()
         try:
-            await ws.send_bytes(frame)
+            await ws.send_bytes(frame.data)
         except (ConnectionError, RuntimeError):
             return  # the peer went away; the reader loop notices and cleans up
