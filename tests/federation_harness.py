@@ -273,6 +273,11 @@ class Cluster:
         events both ways."""
         run_coroutine(_with_store(a.home, lambda s: add_peer(s, b.url, SystemClock().now_ms())))
 
+    def add_peer(self, handle: NodeHandle, url: str) -> None:
+        """``aidnode peer add URL`` for any URL (e.g. a test's fake peer)."""
+        now = SystemClock().now_ms()
+        run_coroutine(_with_store(handle.home, lambda s: add_peer(s, url, now)))
+
     def unlink(self, a: NodeHandle, b: NodeHandle) -> None:
         """``aidnode peer remove``: a running ``a`` stops gossiping with ``b``."""
         run_coroutine(_with_store(a.home, lambda s: remove_peer(s, b.url)))
@@ -456,7 +461,8 @@ async def fake_peer(
     """A test-controlled HTTP server (a hostile or broken peer); yields its base URL."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.add_routes(routes)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # A stalled handler must not hold the test's teardown for aiohttp's default 60 s.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
     await site.start()
