@@ -22,6 +22,7 @@ import itertools
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
@@ -240,13 +241,17 @@ class Cluster:
         sync_interval_s: float = 1.0,
         push: bool = True,
         tls: bool = False,
+        database: Path | None = None,
         **config: Any,
     ) -> NodeHandle:
-        """A new node home (keys, config on a free loopback port). Not started; its org's
-        incept and profile are written when it first opens."""
+        """A new node home (keys, config on a free loopback port), founded (its org's incept
+        and profile written), not started. ``database``: a copy of this file becomes the
+        node's database first (benchmarks pre-fill big stores once and copy them)."""
         home = Home(self.root / name)
         port = free_port()
         init_home(home, name=name, passphrase=None, listen=f"127.0.0.1:{port}", kdf=FAST_KDF)
+        if database is not None:
+            shutil.copyfile(database, home.db_path)
         settings = home.load_config().with_changes(
             sync_interval_seconds=sync_interval_s, push=push, tls=tls, **config
         )
@@ -433,12 +438,15 @@ async def service_in_process(
     settings: ServiceSettings | None = None,
     tls: bool = False,
     clock: Clock | None = None,
+    fresh: bool = True,
 ) -> AsyncIterator[NodeService]:
     """A whole node (:class:`NodeService`) running inside the test's event loop on a free
-    loopback port: for the quick, not-slow tests of the federation pieces."""
+    loopback port: for the quick, not-slow tests of the federation pieces. ``fresh=False``
+    runs the node already in ``root/name`` again (a restart)."""
     home = Home(root / name)
-    init_home(home, name=name, passphrase=None, listen="127.0.0.1:7420", kdf=FAST_KDF)
-    home.save_config(home.load_config().with_changes(tls=tls, sync_interval_seconds=1.0))
+    if fresh:
+        init_home(home, name=name, passphrase=None, listen="127.0.0.1:7420", kdf=FAST_KDF)
+        home.save_config(home.load_config().with_changes(tls=tls, sync_interval_seconds=1.0))
     node = await Node.open(home, None, clock=clock, workers=1)
     service = NodeService(node, settings)
     try:

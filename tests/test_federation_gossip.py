@@ -271,3 +271,31 @@ async def test_live_push_carries_a_new_event_without_waiting_for_a_round(
 async def _holds(service: NodeService, event: Event) -> bool:
     found, _ = await service.node.store.wires([event.id])
     return event.id in found
+
+
+async def test_a_starting_node_syncs_at_once_whatever_the_last_run_scheduled(
+    tmp_path: Path,
+) -> None:
+    async with service_in_process(tmp_path, "b", settings=QUICK) as b:
+        first = service_in_process(tmp_path, "a", settings=QUICK)
+        async with first as a:
+            await add_peer(a.node.store, service_url(b), SystemClock().now_ms())
+            [state] = await a.federation.sync_now(timeout_s=10)
+            assert state.rounds == 1
+            # As if the last run used a one-hour interval: the next round is an hour away.
+            report = RoundReport(ok=True, outcome="ok", in_sync=True)
+            hour = 3_600_000
+            now = SystemClock().now_ms()
+            await record_round(
+                a.node.store, state.url, report, now, random.Random(), interval_ms=hour
+            )
+        again = service_in_process(tmp_path, "a", settings=QUICK, fresh=False)
+        async with again as a:
+            await eventually(
+                lambda: _rounds(a, 3), timeout_s=5, what="a round right after the restart"
+            )
+
+
+async def _rounds(service: NodeService, at_least: int) -> bool:
+    [state] = await peer_states(service.node.store)
+    return state.rounds >= at_least

@@ -154,12 +154,20 @@ class Federation:
 
     async def _peer_loop(self, url: str) -> None:
         wake = self._wake[url]
+        first = True
         while True:
             states = {s.url: s for s in await peer_states(self.store)}
             state = states.get(url)
             if state is None:
                 return
             wait_ms = state.next_attempt_ms - self.clock.now_ms()
+            if state.failures == 0:
+                # The persisted schedule was made by the previous run, perhaps with a longer
+                # interval: a node (re)starting syncs at once, then at its own interval. A
+                # failing peer's backoff is kept across restarts.
+                ceiling = self.settings.interval_s * (1 + self.settings.jitter) * 1000
+                wait_ms = 0 if first else min(wait_ms, int(ceiling))
+            first = False
             if wait_ms > 0 and not wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait_ms / 1000):
