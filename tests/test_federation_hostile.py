@@ -28,8 +28,10 @@ from aiohttp import web
 
 from crypto.signing import SigningIdentity
 from node.clock import SystemClock
+from node.federation.client import PeerClient
 from node.federation.gossip import GossipSettings
 from node.federation.peers import add_peer, inbound_states, peer_states
+from node.federation.server import ServerLimits
 from node.service import ServiceSettings
 from node.storage import Store
 from protocol import encode
@@ -53,6 +55,7 @@ from tests.federation_harness import (
     fake_peer,
     hello_for,
     service_in_process,
+    service_url,
     signed_client,
 )
 
@@ -195,6 +198,67 @@ async def test_configured_hostile_peers_show_in_their_peer_state(tmp_path: Path)
     assert "hello" in (babbler.last_error or "")
     hoarder = by_url[endless_url]
     assert hoarder.last_outcome == "too_large" and hoarder.failures >= 1
+
+
+async def test_a_stream_flood_is_cut_off_like_a_request_flood(tmp_path: Path) -> None:
+    settings = ServiceSettings(limits=ServerLimits(node_rate=5.0, node_burst=20))
+    me = SigningIdentity(secrets.token_bytes(32))
+    async with (
+        service_in_process(tmp_path, settings=settings) as node,
+        aiohttp.ClientSession() as http,
+    ):
+        client = PeerClient(http, me, service_url(node), SystemClock())
+        await client.hello(hello_for(me))
+        ws = await client.open_stream()
+        empty = StreamFrame(()).encode()  # nothing to verify, but work for the node all the same
+        with contextlib.suppress(ConnectionError):
+            for _ in range(100):
+                await ws.send_bytes(empty)
+        assert await _closed_by_peer(ws, within_s=5) == "1013"  # try again later
+        await node.inbound.flush(node.node.store)
+        [row] = await inbound_states(node.node.store)
+    assert row.node_key == me.public_key and row.last_refusal == "rate_limited"
+
+
+async def test_a_configured_peer_flooding_its_stream_is_cut_off(tmp_path: Path) -> None:
+    async def hello(request: web.Request) -> web.Response:
+        mine = Hello(node=FLOODER.public_key, org=FLOODER.public_key, name="flooder")
+        return web.Response(body=mine.encode(), content_type=MSGPACK)
+
+    async def reconcile(request: web.Request) -> web.Response:
+        return web.Response(body=respond(FingerprintIndex.from_sorted([]), await request.read()))
+
+    async def push(request: web.Request) -> web.Response:
+        return web.Response(body=PushReply(0, 0, 0, 0).encode(), content_type=MSGPACK)
+
+    async def stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):
+                await ws.send_bytes(StreamFrame(()).encode())
+        async for _ in ws:
+            pass
+        return ws
+
+    routes = [
+        web.post("/fed/v1/hello", hello),
+        web.post("/fed/v1/reconcile", reconcile),
+        web.post("/fed/v1/events/push", push),
+        web.get("/fed/v1/stream", stream),
+    ]
+    settings = ServiceSettings(gossip=GossipSettings(interval_s=0.3, stream_burst=50))
+    async with fake_peer(routes) as url, service_in_process(tmp_path, settings=settings) as node:
+        await add_peer(node.node.store, url, SystemClock().now_ms())
+
+        async def refused() -> bool:
+            states = await peer_states(node.node.store)
+            return bool(states) and states[0].last_rejection == "rate_limited"
+
+        await eventually(refused, timeout_s=10, what="the stream flood to be refused")
+
+
+FLOODER = SigningIdentity(bytes([9]) * 32)
 
 
 async def test_a_node_stops_promptly_while_a_peer_trickles_a_request(tmp_path: Path) -> None:

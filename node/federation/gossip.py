@@ -28,6 +28,7 @@ import aiohttp
 from crypto.signing import SigningIdentity
 from node.errors import PeerError, StorageError
 from node.federation.client import PeerClient
+from node.federation.guard import RateLimiter
 from node.federation.peers import PeerState, RoundReport, peer_states, record_round
 from node.federation.push import Broadcaster
 from node.storage import OutcomeStatus, Store
@@ -50,6 +51,10 @@ class GossipSettings:
     push: bool = True  # keep live streams open (off: anti-entropy only, for measurements)
     watch_s: float = 1.0  # how often the peer list is re-read (peers added by the CLI)
     push_batch: int = 500
+    # Frames per second a peer's stream may bring us (sustained, burst): like the server's
+    # per-node request limit, so a configured peer cannot flood us over our own connection.
+    stream_rate: float = 50.0
+    stream_burst: int = 200
     reconcile: Limits = field(default_factory=Limits)
 
 
@@ -85,6 +90,7 @@ class Federation:
         self.streams_open: dict[str, bool] = {}
         # What each peer's stream carried since that peer's last round (see _add_stream_traffic).
         self._stream_tally: dict[str, RoundReport] = {}
+        self._frame_limits = RateLimiter(settings.stream_rate, settings.stream_burst)
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession()
@@ -314,6 +320,11 @@ class Federation:
                     continue
                 tally = self._stream_tally.setdefault(url, RoundReport())
                 tally.bytes_in += len(message.data)
+                if self._frame_limits.check(url.encode(), self.clock.now_ms()):
+                    tally.rejected_in += 1
+                    tally.last_rejection = "rate_limited"
+                    await ws.close(code=1013, message=b"rate_limited")
+                    raise PeerError(url, "rate_limited", "the peer streams faster than allowed")
                 try:
                     frame = StreamFrame.decode(message.data)
                 except ProtocolError as exc:

@@ -249,6 +249,13 @@ class FederationServer:
             async for message in ws:
                 if message.type is not WSMsgType.BINARY:
                     continue
+                # A frame costs what a request does: one token of the node's bucket, so a
+                # stream is no way around the rate limit. 1013: try again later (RFC 6455).
+                now = self.clock.now_ms()
+                if self.node_limits.check(node, now):
+                    self.inbound.note(node, now, refused="rate_limited")
+                    await ws.close(code=1013, message=b"rate_limited")
+                    break
                 try:
                     frame = StreamFrame.decode(message.data)
                 except ProtocolError as exc:
