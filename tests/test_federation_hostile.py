@@ -28,6 +28,7 @@ from aiohttp import web
 
 from crypto.signing import SigningIdentity
 from node.clock import SystemClock
+from node.errors import PeerError, StorageError
 from node.federation.client import PeerClient
 from node.federation.gossip import GossipSettings
 from node.federation.peers import add_peer, inbound_states, peer_states
@@ -495,3 +496,51 @@ async def _problems(handle: NodeHandle) -> list[str]:
         return await store.check()
     finally:
         await store.close()
+
+
+# -- the node's own storage failing ----------------------------------------------------------------
+
+
+async def test_a_node_whose_disk_fails_answers_503_and_its_gossip_survives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(SystemClock().now_ms())
+    async with (
+        service_in_process(tmp_path, "a", settings=QUICK) as a,
+        service_in_process(tmp_path, "b", settings=QUICK) as b,
+    ):
+        await add_peer(a.node.store, service_url(b), SystemClock().now_ms())
+        await a.federation.sync_now(timeout_s=10)
+        await eventually(
+            lambda: a.federation.streams_open.get(service_url(b), False),
+            timeout_s=10,
+            what="a's stream to b",
+        )
+
+        async def disk_full(*args: Any, **kwargs: Any) -> Any:
+            raise StorageError(str(a.node.store.path), "disk full: free space on the disk")
+
+        monkeypatch.setattr(a.node.store, "ingest", disk_full)
+        need = world.need(world.org("ward"))
+        async with signed_client(service_url(a)) as client:
+            with pytest.raises(PeerError) as caught:
+                await client.push([need.wire])
+        assert caught.value.code == "storage"
+        assert "cannot serve now" in str(caught.value) and "retry after 5 s" in str(caught.value)
+        # Meanwhile b commits an event: its push to a fails on a's side, and a's round fails.
+        offer = world.offer(world.org("convoy"))
+        await b.node.store.add([offer])
+        states = await a.federation.sync_now(timeout_s=10)
+        assert states[0].last_outcome == "storage"
+        await asyncio.sleep(0.5)  # let the stream hit the failure too
+        monkeypatch.undo()
+        assert not any(task.done() for task in a.federation._tasks[service_url(b)])
+        # The disk is back: gossip resumes by itself (the loops did not die).
+        await eventually(
+            lambda: _holds(a, offer.id), timeout_s=15, what="the offer to reach a after"
+        )
+
+
+async def _holds(service: Any, event_id: bytes) -> bool:
+    found, _ = await service.node.store.wires([event_id])
+    return event_id in found

@@ -236,7 +236,7 @@ def _refusal(url: str, status: int, payload: bytes, headers: Any) -> PeerError:
         404: "does not speak this federation version",
         413: "refused a request as too large",
         429: "asks us to slow down",
-        503: "is not ready",
+        503: "cannot serve now",
     }.get(status, f"answered HTTP {status}")
     retry = headers.get("Retry-After")
     suffix = f"; retry after {retry} s" if retry else ""

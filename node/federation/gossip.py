@@ -162,7 +162,12 @@ class Federation:
         wake = self._wake[url]
         first = True
         while True:
-            states = {s.url: s for s in await peer_states(self.store)}
+            try:
+                states = {s.url: s for s in await peer_states(self.store)}
+            except StorageError as exc:
+                log.warning("cannot read the state of %s: %s", url, exc)
+                await asyncio.sleep(1.0)
+                continue
             state = states.get(url)
             if state is None:
                 return
@@ -279,7 +284,12 @@ class Federation:
     async def _stream_loop(self, url: str) -> None:
         failures = 0
         while True:
-            states = {s.url: s for s in await peer_states(self.store)}
+            try:
+                states = {s.url: s for s in await peer_states(self.store)}
+            except StorageError as exc:
+                log.warning("cannot read the state of %s: %s", url, exc)
+                await asyncio.sleep(1.0)
+                continue
             state = states.get(url)
             if state is None:
                 return
@@ -295,6 +305,9 @@ class Federation:
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 failures += 1
                 log.debug("stream to %s dropped: %s", url, exc)
+            except StorageError as exc:  # ours: drop the stream, anti-entropy repairs later
+                failures += 1
+                log.warning("stream from %s: cannot store its events: %s", url, exc)
             self.streams_open[url] = False
             await asyncio.sleep(min(30.0, 0.25 * 2 ** min(failures, 8)) * self.rng.uniform(0.5, 1))
 

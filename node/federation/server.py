@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from node.errors import StorageError
 from node.federation.guard import NonceCache, RateLimiter
 from node.federation.peers import InboundLedger
 from node.federation.push import Broadcaster, Frame
@@ -62,7 +64,7 @@ def _error(
 ) -> web.Response:
     headers = {"Aid-Error": code}
     if retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))  # whole seconds, ≥ 1
     body = encode({"code": code, "detail": detail[:500]})
     return web.Response(status=status, body=body, content_type=MSGPACK, headers=headers)
 
@@ -150,6 +152,10 @@ class FederationServer:
             except ProtocolError as exc:
                 self.inbound.note(signed.node, now, refused=exc.code.value)
                 return _error(400, exc.code.value, exc.detail)
+            except StorageError as exc:
+                # Our failure, not the peer's: say so, and when to try again.
+                log.warning("cannot serve %s: %s", request.path, exc)
+                return _error(503, "storage", f"the node cannot use its database: {exc.cause}", 5)
 
         return gated
 
