@@ -15,6 +15,7 @@ import aiohttp
 import msgpack
 import pytest
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from crypto.signing import SigningIdentity
 from node.errors import PeerError
@@ -265,7 +266,7 @@ async def raw_post(
     path: str,
     body: bytes | io.BytesIO,
     headers: dict[str, str],
-) -> tuple[int, str | None, dict[str, Any] | None, aiohttp.typedefs.LooseHeaders]:
+) -> tuple[int, str | None, dict[str, Any] | None, CIMultiDictProxy[str]]:
     async with session.post(service_url(service) + path, data=body, headers=headers) as reply:
         payload = await reply.read()
         try:
