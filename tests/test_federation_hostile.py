@@ -544,3 +544,24 @@ async def test_a_node_whose_disk_fails_answers_503_and_its_gossip_survives(
 async def _holds(service: Any, event_id: bytes) -> bool:
     found, _ = await service.node.store.wires([event_id])
     return event_id in found
+
+
+async def test_a_stream_frame_the_node_cannot_store_closes_the_stream_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = World(SystemClock().now_ms())
+    me = SigningIdentity(secrets.token_bytes(32))
+    async with service_in_process(tmp_path) as node, aiohttp.ClientSession() as http:
+
+        async def disk_full(*args: Any, **kwargs: Any) -> Any:
+            raise StorageError(str(node.node.store.path), "disk full")
+
+        monkeypatch.setattr(node.node.store, "ingest", disk_full)
+        client = PeerClient(http, me, service_url(node), SystemClock())
+        await client.hello(hello_for(me))
+        ws = await client.open_stream()
+        await ws.send_bytes(StreamFrame((world.need(world.org("ward")).wire,)).encode())
+        assert await _closed_by_peer(ws, within_s=5) == "1011"
+        monkeypatch.undo()
+        again = await client.open_stream()  # the node itself is fine
+        await again.close()

@@ -268,7 +268,12 @@ class FederationServer:
                     self.inbound.note(node, self.clock.now_ms(), refused=exc.code.value)
                     await ws.close(code=1003, message=exc.code.value.encode())
                     break
-                await self._ingest(frame.events, node)
+                try:
+                    await self._ingest(frame.events, node)
+                except StorageError as exc:  # ours; the 503 of a socket: 1011 (RFC 6455)
+                    log.warning("cannot store a stream frame: %s", exc)
+                    await ws.close(code=1011, message=b"storage")
+                    break
         finally:
             self.broadcaster.unsubscribe(subscription)
             self.streams.discard(ws)
