@@ -31,6 +31,7 @@ from node.storage import Store
 from protocol import Event
 from protocol.federation import MAX_BATCH_EVENTS, StreamFrame
 from sync.clock import ManualClock
+from sync.reconcile import Limits
 from tests.builders import World
 from tests.federation_harness import eventually, fake_peer, service_in_process, service_url
 
@@ -299,3 +300,30 @@ async def test_a_starting_node_syncs_at_once_whatever_the_last_run_scheduled(
 async def _rounds(service: NodeService, at_least: int) -> bool:
     [state] = await peer_states(service.node.store)
     return state.rounds >= at_least
+
+
+async def test_a_long_reconciliation_goes_on_over_several_rounds(tmp_path: Path) -> None:
+    # Small frames and six replies per round: catching up on 3000 events takes many rounds,
+    # each moving what it found, each followed at once by the next.
+    settings = ServiceSettings(
+        gossip=GossipSettings(
+            interval_s=60.0, max_session_rounds=6, reconcile=Limits(max_frame_bytes=4096)
+        )
+    )
+    world = World(SystemClock().now_ms())
+    ward = world.org("ward")
+    async with (
+        service_in_process(tmp_path, "a", settings=settings) as a,
+        service_in_process(tmp_path, "b", settings=settings) as b,
+    ):
+        await b.node.store.add([world.offer(ward) for _ in range(3000)])
+        await add_peer(a.node.store, service_url(b), SystemClock().now_ms())
+
+        async def caught_up() -> bool:
+            states = await peer_states(a.node.store)
+            return bool(states) and states[0].in_sync
+
+        await eventually(caught_up, timeout_s=30, what="a to catch up round after round")
+        [state] = await peer_states(a.node.store)
+        assert state.rounds >= 3 and state.events_in == 3002
+        assert await a.node.store.event_count() == await b.node.store.event_count() == 3004

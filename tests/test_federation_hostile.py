@@ -48,6 +48,16 @@ from protocol.federation import (
 from sync.clock import ManualClock
 from sync.fingerprint_index import FingerprintIndex
 from sync.reconcile import respond
+from sync.reconcile_wire import (
+    Bound,
+    Defer,
+    IdList,
+    Ids,
+    Reply,
+    Skip,
+    encode_reply,
+    parse_query,
+)
 from tests.builders import World
 from tests.federation_harness import (
     Cluster,
@@ -565,3 +575,45 @@ async def test_a_stream_frame_the_node_cannot_store_closes_the_stream_cleanly(
         monkeypatch.undo()
         again = await client.open_stream()  # the node itself is fine
         await again.close()
+
+
+async def test_a_peer_inventing_ids_endlessly_gets_a_bounded_round(tmp_path: Path) -> None:
+    # Each reply claims 1900 more made-up ids and defers the rest: without a bound, one
+    # round would grow to millions of ids (a gigabyte) before reconciliation gave up.
+    asked = []
+
+    async def hello(request: web.Request) -> web.Response:
+        mine = Hello(node=FLOODER.public_key, org=FLOODER.public_key, name="inventor")
+        return web.Response(body=mine.encode(), content_type=MSGPACK)
+
+    async def reconcile(request: web.Request) -> web.Response:
+        query = parse_query(await request.read(), max_bytes=1 << 20)
+        asked.append(len(query.entries))
+        lower = Bound(hlc=0)
+        for entry in query.entries:
+            if not isinstance(entry, Skip):
+                break
+            lower = entry.upper
+        # Answer the first range asked about with made-up ids (and, for an id list, "I have
+        # all of yours"), then defer everything after it, a hair further on each time.
+        listed = len(entry.hashes) if isinstance(entry, IdList) else 0
+        ids = tuple(secrets.token_bytes(32) for _ in range(1900))
+        upper = Bound(hlc=lower.hlc + 1)
+        entries: list[Any] = [Skip(upper=lower)] if lower.hlc else []
+        entries += [Ids(upper=upper, ids=ids, lacks=(False,) * listed), Defer()]
+        return web.Response(body=encode_reply(Reply(entries=tuple(entries))))
+
+    async def fetch(request: web.Request) -> web.Response:
+        return web.Response(body=FetchReply(()).encode(), content_type=MSGPACK)
+
+    routes = [
+        web.post("/fed/v1/hello", hello),
+        web.post("/fed/v1/reconcile", reconcile),
+        web.post("/fed/v1/events/fetch", fetch),
+    ]
+    settings = ServiceSettings(gossip=GossipSettings(interval_s=60.0, max_session_rounds=20))
+    async with fake_peer(routes) as url, service_in_process(tmp_path, settings=settings) as node:
+        await add_peer(node.node.store, url, SystemClock().now_ms())
+        [state] = await node.federation.sync_now(timeout_s=20)
+    assert len(asked) == 20  # and not followed at once by another: it brought nothing
+    assert (state.last_outcome, state.in_sync, state.events_in) == ("ok", False, 0)

@@ -51,6 +51,10 @@ class GossipSettings:
     push: bool = True  # keep live streams open (off: anti-entropy only, for measurements)
     watch_s: float = 1.0  # how often the peer list is re-read (peers added by the CLI)
     push_batch: int = 500
+    # Reconciliation replies per round (each may name ~2000 ids, ~150 KB of memory): a round
+    # that needs more moves what it found and is followed at once by another (if it made
+    # progress). A fresh replica of a million events takes about four such rounds.
+    max_session_rounds: int = 128
     # Frames per second a peer's stream may bring us (sustained, burst): like the server's
     # per-node request limit, so a configured peer cannot flood us over our own connection.
     stream_rate: float = 50.0
@@ -185,6 +189,8 @@ class Federation:
                         await wake.wait()
             wake.clear()
             report = await self.sync_round(state)
+            if report.again and report.events_in + report.events_out > 0:
+                wake.set()  # a round cut short that made progress: carry on at once
             self._add_stream_traffic(url, report)
             try:
                 await record_round(
@@ -236,8 +242,14 @@ class Federation:
         initiator = Initiator(index, limits=self.settings.reconcile)
         message: bytes | None = initiator.initial_message()
         while message is not None:
+            if initiator.rounds >= self.settings.max_session_rounds:
+                # Each reply can name ~2000 ids the peer claims to have, so a long session is
+                # memory in our hands (a hostile peer can make up ids forever). Stop, move
+                # what is known, and let the next round go on from there.
+                report.again = True
+                break
             message = initiator.receive(await client.reconcile(message))
-        complete = True
+        complete = not report.again
         for chunk in _chunks(sorted(initiator.need_ids), MAX_FETCH_IDS):
             reply = await client.fetch(chunk)
             if reply.events:

@@ -189,6 +189,7 @@ class RoundReport:
     bytes_out: int = 0
     rejected_in: int = 0
     last_rejection: str | None = None
+    again: bool = False  # the session was cut short: more to reconcile in the next round
 
 
 async def record_round(
