@@ -43,6 +43,9 @@ class ServiceSettings:
     catch_up_s: float = 0.5  # how soon other processes' writes are noticed and pushed
     flush_s: float = 5.0  # inbound counters
     purge_s: float = 3600.0
+    # How long stopping waits for requests in flight. aiohttp's default is 60 s, so one peer
+    # trickling a request body held a SIGTERM'd node up for a minute.
+    shutdown_s: float = 2.0
 
 
 class NodeService:
@@ -101,7 +104,12 @@ class NodeService:
         await store.build_index()
         store.add_listener(self.broadcaster.on_commit)
         store.add_listener(self._observe)
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.settings.shutdown_s,
+        )
         await self.runner.setup()
         ssl_context = server_context(self.node.node_identity) if self.node.config.tls else None
         site = web.TCPSite(self.runner, host, port, ssl_context=ssl_context, reuse_address=True)

@@ -41,6 +41,7 @@ __all__ = [
     "StreamFrame",
     "request_message",
     "sign_request",
+    "signature_verifies",
     "verify_request",
 ]
 
@@ -163,11 +164,19 @@ def verify_request(
         raise AuthError(AuthCode.WRONG_RECIPIENT, "signed for another node")
     if abs(now_ms - signed.time_ms) > window_ms:
         raise AuthError(AuthCode.STALE, f"time is {now_ms - signed.time_ms} ms off")
+    if not signature_verifies(signed, method, target, body):
+        raise AuthError(AuthCode.BAD_SIGNATURE, "request signature does not verify")
+
+
+def signature_verifies(signed: SignedHeaders, method: str, target: str, body: bytes) -> bool:
+    """Whether ``signed.node`` signed this request (recipient and time not judged): what a
+    refusal may be attributed to that node on (docs/federation.md §4)."""
     message = request_message(method, target, signed.to, signed.time_ms, signed.nonce, body)
     try:
         verify(signed.node, REQUEST_DOMAIN, message, signed.signature)
     except SignatureError:
-        raise AuthError(AuthCode.BAD_SIGNATURE, "request signature does not verify") from None
+        return False
+    return True
 
 
 # -- bodies -------------------------------------------------------------------------------------
@@ -230,6 +239,14 @@ class Hello:
     @classmethod
     def decode(cls, body: bytes) -> Hello:
         raw = _map(body, "hello")
+        # The version first: a newer hello may add fields, and its sender must hear that the
+        # version is the problem, not a field it cannot know this version lacks.
+        version = raw.get("version")
+        if type(version) is int and version != FED_VERSION:
+            raise ProtocolError(
+                ReasonCode.UNKNOWN_VERSION,
+                f"hello of federation v{version}; this node speaks federation v{FED_VERSION} only",
+            )
         fields = {"node", "org", "name", "version", "features", "max_body_bytes"}
         _check_keys(raw, fields | {"max_batch_events"}, set(), "hello")
         if type(raw["node"]) is not bytes or len(raw["node"]) != KEY_BYTES:
@@ -237,7 +254,7 @@ class Hello:
         if type(raw["org"]) is not bytes or len(raw["org"]) != KEY_BYTES:
             raise fail("hello.org", "must be a 32-byte key")
         check_text("hello.name", raw["name"], 100)
-        check_int("hello.version", raw["version"], 1, 2**16)
+        check_int("hello.version", raw["version"], FED_VERSION, FED_VERSION)
         check_int("hello.max_body_bytes", raw["max_body_bytes"], 1024, 2**31)
         check_int("hello.max_batch_events", raw["max_batch_events"], 1, 100_000)
         features = raw["features"]

@@ -82,9 +82,7 @@ async def test_materialised_state_follows_the_story_across_batches(
     assert await store.check() == []
 
 
-async def test_record_shows_its_full_history_and_ignored_events(
-    store: Store, world: World
-) -> None:
+async def test_record_shows_its_full_history_and_ignored_events(store: Store, world: World) -> None:
     ward, convoy = world.org("ward"), world.org("convoy")
     need = world.need(ward)
     hijack = world.update(convoy, need, title="mine now")

@@ -28,6 +28,7 @@ import aiohttp
 from crypto.signing import SigningIdentity
 from node.errors import PeerError, StorageError
 from node.federation.client import PeerClient
+from node.federation.guard import RateLimiter
 from node.federation.peers import PeerState, RoundReport, peer_states, record_round
 from node.federation.push import Broadcaster
 from node.storage import OutcomeStatus, Store
@@ -50,6 +51,14 @@ class GossipSettings:
     push: bool = True  # keep live streams open (off: anti-entropy only, for measurements)
     watch_s: float = 1.0  # how often the peer list is re-read (peers added by the CLI)
     push_batch: int = 500
+    # Reconciliation replies per round (each may name ~2000 ids, ~150 KB of memory): a round
+    # that needs more moves what it found and is followed at once by another (if it made
+    # progress). A fresh replica of a million events takes about four such rounds.
+    max_session_rounds: int = 128
+    # Frames per second a peer's stream may bring us (sustained, burst): like the server's
+    # per-node request limit, so a configured peer cannot flood us over our own connection.
+    stream_rate: float = 50.0
+    stream_burst: int = 200
     reconcile: Limits = field(default_factory=Limits)
 
 
@@ -83,6 +92,9 @@ class Federation:
         self._watcher: asyncio.Task[None] | None = None
         self._round_done: dict[str, asyncio.Event] = {}
         self.streams_open: dict[str, bool] = {}
+        # What each peer's stream carried since that peer's last round (see _add_stream_traffic).
+        self._stream_tally: dict[str, RoundReport] = {}
+        self._frame_limits = RateLimiter(settings.stream_rate, settings.stream_burst)
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession()
@@ -152,18 +164,34 @@ class Federation:
 
     async def _peer_loop(self, url: str) -> None:
         wake = self._wake[url]
+        first = True
         while True:
-            states = {s.url: s for s in await peer_states(self.store)}
+            try:
+                states = {s.url: s for s in await peer_states(self.store)}
+            except StorageError as exc:
+                log.warning("cannot read the state of %s: %s", url, exc)
+                await asyncio.sleep(1.0)
+                continue
             state = states.get(url)
             if state is None:
                 return
             wait_ms = state.next_attempt_ms - self.clock.now_ms()
+            if state.failures == 0:
+                # The persisted schedule was made by the previous run, perhaps with a longer
+                # interval: a node (re)starting syncs at once, then at its own interval. A
+                # failing peer's backoff is kept across restarts.
+                ceiling = self.settings.interval_s * (1 + self.settings.jitter) * 1000
+                wait_ms = 0 if first else min(wait_ms, int(ceiling))
+            first = False
             if wait_ms > 0 and not wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait_ms / 1000):
                         await wake.wait()
             wake.clear()
             report = await self.sync_round(state)
+            if report.again and report.events_in + report.events_out > 0:
+                wake.set()  # a round cut short that made progress: carry on at once
+            self._add_stream_traffic(url, report)
             try:
                 await record_round(
                     self.store,
@@ -214,14 +242,18 @@ class Federation:
         initiator = Initiator(index, limits=self.settings.reconcile)
         message: bytes | None = initiator.initial_message()
         while message is not None:
+            if initiator.rounds >= self.settings.max_session_rounds:
+                # Each reply can name ~2000 ids the peer claims to have, so a long session is
+                # memory in our hands (a hostile peer can make up ids forever). Stop, move
+                # what is known, and let the next round go on from there.
+                report.again = True
+                break
             message = initiator.receive(await client.reconcile(message))
-        complete = True
         # Events waiting in our quarantine are not fetched again (they are promoted from
         # there when their author becomes accepted); the sets still differ: not in sync.
         held = await self.store.quarantined(sorted(initiator.need_ids))
-        complete = not held
-        wanted = sorted(initiator.need_ids - held)
-        for chunk in _chunks(wanted, MAX_FETCH_IDS):
+        complete = not report.again and not held
+        for chunk in _chunks(sorted(initiator.need_ids - held), MAX_FETCH_IDS):
             reply = await client.fetch(chunk)
             if reply.events:
                 outcomes = await self.store.ingest(list(reply.events), origin=theirs.node)
@@ -249,12 +281,30 @@ class Federation:
                 complete = False
         report.in_sync = initiator.in_sync or complete
 
+    def _add_stream_traffic(self, url: str, report: RoundReport) -> None:
+        """Fold what the stream with ``url`` carried since the last round into ``report``, so
+        the peer's persisted state counts pushed events too (without a write per frame)."""
+        tally = self._stream_tally.pop(url, None)
+        if tally is None:
+            return
+        report.events_in += tally.events_in
+        report.events_out += tally.events_out
+        report.bytes_in += tally.bytes_in
+        report.bytes_out += tally.bytes_out
+        report.rejected_in += tally.rejected_in
+        report.last_rejection = report.last_rejection or tally.last_rejection
+
     # -- live push ------------------------------------------------------------------------------
 
     async def _stream_loop(self, url: str) -> None:
         failures = 0
         while True:
-            states = {s.url: s for s in await peer_states(self.store)}
+            try:
+                states = {s.url: s for s in await peer_states(self.store)}
+            except StorageError as exc:
+                log.warning("cannot read the state of %s: %s", url, exc)
+                await asyncio.sleep(1.0)
+                continue
             state = states.get(url)
             if state is None:
                 return
@@ -270,6 +320,9 @@ class Federation:
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 failures += 1
                 log.debug("stream to %s dropped: %s", url, exc)
+            except StorageError as exc:  # ours: drop the stream, anti-entropy repairs later
+                failures += 1
+                log.warning("stream from %s: cannot store its events: %s", url, exc)
             self.streams_open[url] = False
             await asyncio.sleep(min(30.0, 0.25 * 2 ** min(failures, 8)) * self.rng.uniform(0.5, 1))
 
@@ -282,19 +335,37 @@ class Federation:
 
         async def drain() -> None:
             while not ws.closed:
-                await ws.send_bytes(await subscription.queue.get())
+                frame = await subscription.queue.get()
+                await ws.send_bytes(frame.data)
+                tally = self._stream_tally.setdefault(url, RoundReport())
+                tally.events_out += frame.events
+                tally.bytes_out += len(frame.data)
 
         writer = asyncio.create_task(drain())
         try:
             async for message in ws:
                 if message.type is not aiohttp.WSMsgType.BINARY:
                     continue
+                tally = self._stream_tally.setdefault(url, RoundReport())
+                tally.bytes_in += len(message.data)
+                if self._frame_limits.check(url.encode(), self.clock.now_ms()):
+                    tally.rejected_in += 1
+                    tally.last_rejection = "rate_limited"
+                    await ws.close(code=1013, message=b"rate_limited")
+                    raise PeerError(url, "rate_limited", "the peer streams faster than allowed")
                 try:
                     frame = StreamFrame.decode(message.data)
                 except ProtocolError as exc:
+                    tally.rejected_in += 1
+                    tally.last_rejection = exc.code.value
                     await ws.close(code=1003, message=exc.code.value.encode())
                     raise PeerError(url, exc.code.value, "malformed stream frame") from None
-                await self.store.ingest(list(frame.events), origin=peer_key)
+                for outcome in await self.store.ingest(list(frame.events), origin=peer_key):
+                    if outcome.status is OutcomeStatus.ACCEPTED:
+                        tally.events_in += 1
+                    elif outcome.status is OutcomeStatus.REJECTED:
+                        tally.rejected_in += 1
+                        tally.last_rejection = outcome.code.value if outcome.code else None
         finally:
             self.broadcaster.unsubscribe(subscription)
             writer.cancel()

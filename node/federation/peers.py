@@ -137,9 +137,7 @@ async def add_peer(store: Store, url: str, now_ms: int) -> str:
     url = normalise_url(url)
 
     async def insert(db: aiosqlite.Connection) -> None:
-        await db.execute(
-            "INSERT OR IGNORE INTO peers (url, added_ms) VALUES (?, ?)", (url, now_ms)
-        )
+        await db.execute("INSERT OR IGNORE INTO peers (url, added_ms) VALUES (?, ?)", (url, now_ms))
 
     await store.write(insert)
     return url
@@ -191,6 +189,7 @@ class RoundReport:
     bytes_out: int = 0
     rejected_in: int = 0
     last_rejection: str | None = None
+    again: bool = False  # the session was cut short: more to reconcile in the next round
 
 
 async def record_round(
@@ -255,11 +254,15 @@ class _InboundTally:
 
 class InboundLedger:
     """Counts requests per connecting node in memory and writes them out now and then (one
-    transaction for all), so a busy or hostile peer does not cost an fsync per request."""
+    transaction for all), so a busy or hostile peer does not cost an fsync per request.
 
-    def __init__(self, max_nodes: int = 10_000) -> None:
+    Bounded both ways: at most ``max_nodes`` nodes are tallied between flushes, and the
+    ``inbound`` table keeps the ``max_rows`` most recently seen nodes."""
+
+    def __init__(self, max_nodes: int = 10_000, max_rows: int = 10_000) -> None:
         self._pending: dict[bytes, _InboundTally] = {}
         self.max_nodes = max_nodes
+        self.max_rows = max_rows  # rows kept in ``inbound``: the most recently seen nodes
 
     def note(
         self,
@@ -311,6 +314,12 @@ class InboundLedger:
                     for key, t in pending.items()
                 ],
             )  # fmt: skip
+            # Any key can sign a request, so fresh keys are free: keep the table bounded.
+            await db.execute(
+                "DELETE FROM inbound WHERE node_key NOT IN "
+                "(SELECT node_key FROM inbound ORDER BY last_seen_ms DESC LIMIT ?)",
+                (self.max_rows,),
+            )
 
         await store.write(upsert)
         return len(pending)

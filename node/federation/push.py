@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from protocol import Event
 from protocol.federation import MAX_BATCH_EVENTS, StreamFrame
 
-__all__ = ["Broadcaster", "Subscription"]
+__all__ = ["Broadcaster", "Frame", "Subscription"]
 
 QUEUE_FRAMES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One encoded :class:`StreamFrame` and how many events it carries (for peer state)."""
+
+    data: bytes
+    events: int
 
 
 @dataclass(eq=False)
@@ -24,7 +32,7 @@ class Subscription:
     """One open stream: frames for it wait in ``queue``."""
 
     peer: bytes | None  # the peer's node key, once known
-    queue: asyncio.Queue[bytes] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
+    queue: asyncio.Queue[Frame] = field(default_factory=lambda: asyncio.Queue(QUEUE_FRAMES))
     dropped: int = 0
 
 
@@ -51,8 +59,10 @@ class Broadcaster:
         if not self.enabled or not events:
             return
         frames = [
-            StreamFrame(tuple(e.wire for e in events[i : i + MAX_BATCH_EVENTS])).encode()
-            for i in range(0, len(events), MAX_BATCH_EVENTS)
+            Frame(StreamFrame(tuple(e.wire for e in chunk)).encode(), len(chunk))
+            for chunk in (
+                events[i : i + MAX_BATCH_EVENTS] for i in range(0, len(events), MAX_BATCH_EVENTS)
+            )
         ]
         for subscription in list(self._subscriptions):
             if origin is not None and subscription.peer == origin:

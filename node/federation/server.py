@@ -13,18 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from node.errors import StorageError
 from node.federation.guard import NonceCache, RateLimiter
 from node.federation.peers import InboundLedger
-from node.federation.push import Broadcaster
+from node.federation.push import Broadcaster, Frame
 from node.storage import OutcomeStatus, Store
 from protocol import ProtocolError, encode
 from protocol.federation import (
-    FED_VERSION,
     AuthCode,
     AuthError,
     FetchReply,
@@ -34,6 +36,7 @@ from protocol.federation import (
     PushRequest,
     SignedHeaders,
     StreamFrame,
+    signature_verifies,
     verify_request,
 )
 from sync.clock import Clock
@@ -61,7 +64,7 @@ def _error(
 ) -> web.Response:
     headers = {"Aid-Error": code}
     if retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after + 0.5)))
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))  # whole seconds, ≥ 1
     body = encode({"code": code, "detail": detail[:500]})
     return web.Response(status=status, body=body, content_type=MSGPACK, headers=headers)
 
@@ -94,6 +97,8 @@ class FederationServer:
         self.address_limits = RateLimiter(limits.address_rate, limits.address_burst)
         self.on_events = on_events  # told the max hlc of accepted events (the node's HLC)
         self.streams: set[web.WebSocketResponse] = set()
+        # 401s no node key can be held to (unsigned, malformed or forged), by code.
+        self.unauthenticated: Counter[str] = Counter()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -121,6 +126,7 @@ class FederationServer:
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 return _error(413, "too_large", "request body over the limit")
+            signed: SignedHeaders | None = None
             try:
                 signed = SignedHeaders.parse(request.headers)
                 verify_request(
@@ -135,9 +141,7 @@ class FederationServer:
                 if self.nonces.seen(signed.node, signed.nonce, signed.time_ms, now):
                     raise AuthError(AuthCode.REPLAYED, "this request was already received")
             except AuthError as exc:
-                node = _claimed_node(request)
-                if node is not None:
-                    self.inbound.note(node, now, refused=exc.code.value)
+                self._note_refusal(signed, request, body, exc.code, now)
                 return _error(401, exc.code.value, exc.detail)
             wait = self.node_limits.check(signed.node, now)
             if wait:
@@ -148,8 +152,39 @@ class FederationServer:
             except ProtocolError as exc:
                 self.inbound.note(signed.node, now, refused=exc.code.value)
                 return _error(400, exc.code.value, exc.detail)
+            except StorageError as exc:
+                # Our failure, not the peer's: say so, and when to try again.
+                log.warning("cannot serve %s: %s", request.path, exc)
+                return _error(503, "storage", f"the node cannot use its database: {exc.cause}", 5)
 
         return gated
+
+    def _note_refusal(
+        self,
+        signed: SignedHeaders | None,
+        request: web.Request,
+        body: bytes,
+        code: AuthCode,
+        now: int,
+    ) -> None:
+        """Count a 401 against the node that signed the request, if one provably did.
+
+        A mere claim (``Aid-Node`` with no valid signature) is counted only in
+        :attr:`unauthenticated`: anyone can name any key, and counting claims would let a
+        stranger blame an honest node and add a row to ``inbound`` per invented key."""
+        proven = (
+            signed is not None
+            and code is not AuthCode.BAD_SIGNATURE
+            and (
+                code is AuthCode.REPLAYED  # verified before the nonce was checked
+                or signature_verifies(signed, request.method, request.path_qs, body)
+            )
+        )
+        if proven:
+            assert signed is not None
+            self.inbound.note(signed.node, now, refused=code.value)
+        else:
+            self.unauthenticated[code.value] += 1
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -158,10 +193,6 @@ class FederationServer:
         self.inbound.note(node, self.clock.now_ms())
         if theirs.node != node:
             return _error(400, "bad_field", "hello.node is not the key that signed the request")
-        if theirs.version != FED_VERSION:
-            return _error(
-                400, "unknown_version", f"this node speaks federation v{FED_VERSION} only"
-            )
         return web.Response(body=self.hello.encode(), content_type=MSGPACK)
 
     async def _reconcile(
@@ -175,10 +206,12 @@ class FederationServer:
         return web.Response(body=reply, content_type="application/octet-stream")
 
     async def _fetch(self, request: web.Request, body: bytes, node: bytes) -> web.StreamResponse:
-        wanted = FetchRequest.decode(body)
+        # Each id once: a request naming one id a thousand times gets it once, not a
+        # thousand copies (a 32 KB request must not buy a 16 MB answer).
+        wanted = tuple(dict.fromkeys(FetchRequest.decode(body).ids))
         self.inbound.note(node, self.clock.now_ms())
-        found, gone = await self.store.wires(wanted.ids)
-        reply = FetchReply(tuple(found[i] for i in wanted.ids if i in found), tuple(gone))
+        found, gone = await self.store.wires(wanted)
+        reply = FetchReply(tuple(found[i] for i in wanted if i in found), tuple(gone))
         return web.Response(body=reply.encode(), content_type=MSGPACK)
 
     async def _push(self, request: web.Request, body: bytes, node: bytes) -> web.StreamResponse:
@@ -222,13 +255,25 @@ class FederationServer:
             async for message in ws:
                 if message.type is not WSMsgType.BINARY:
                     continue
+                # A frame costs what a request does: one token of the node's bucket, so a
+                # stream is no way around the rate limit. 1013: try again later (RFC 6455).
+                now = self.clock.now_ms()
+                if self.node_limits.check(node, now):
+                    self.inbound.note(node, now, refused="rate_limited")
+                    await ws.close(code=1013, message=b"rate_limited")
+                    break
                 try:
                     frame = StreamFrame.decode(message.data)
                 except ProtocolError as exc:
                     self.inbound.note(node, self.clock.now_ms(), refused=exc.code.value)
                     await ws.close(code=1003, message=exc.code.value.encode())
                     break
-                await self._ingest(frame.events, node)
+                try:
+                    await self._ingest(frame.events, node)
+                except StorageError as exc:  # ours; the 503 of a socket: 1011 (RFC 6455)
+                    log.warning("cannot store a stream frame: %s", exc)
+                    await ws.close(code=1011, message=b"storage")
+                    break
         finally:
             self.broadcaster.unsubscribe(subscription)
             self.streams.discard(ws)
@@ -238,20 +283,11 @@ class FederationServer:
         return ws
 
 
-async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[bytes]) -> None:
+async def _drain(ws: web.WebSocketResponse, queue: asyncio.Queue[Frame]) -> None:
     """Send queued frames until the socket closes."""
     while not ws.closed:
         frame = await queue.get()
         try:
-            await ws.send_bytes(frame)
+            await ws.send_bytes(frame.data)
         except (ConnectionError, RuntimeError):
             return  # the peer went away; the reader loop notices and cleans up
-
-
-def _claimed_node(request: web.Request) -> bytes | None:
-    """The node key a refused request claimed, for counting refusals against it."""
-    try:
-        key = bytes.fromhex(request.headers.get("Aid-Node", ""))
-    except ValueError:
-        return None
-    return key if len(key) == 32 else None
