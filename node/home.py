@@ -57,6 +57,9 @@ class NodeConfig:
     quarantine_per_author: int = 200
     quarantine_total: int = 20_000
     tls: bool = False
+    # "trusted": store events only from orgs this node accepts (others wait in quarantine);
+    # "all": store every valid event (closed test federations only: no flood protection).
+    admit: str = "trusted"
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -68,6 +71,8 @@ class NodeConfig:
             raise ConfigError("horizon_days and sync_interval_seconds must be positive")
         if not self.trust_capacities or any(c < 1 for c in self.trust_capacities):
             raise ConfigError("trust_capacities must be positive integers")
+        if self.admit not in ("trusted", "all"):
+            raise ConfigError(f"admit must be trusted or all, got {self.admit!r}")
         if self.quarantine_per_author < 1 or self.quarantine_total < self.quarantine_per_author:
             raise ConfigError("quarantine caps must be positive, total ≥ per author")
 

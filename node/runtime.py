@@ -27,6 +27,7 @@ from node.clock import SystemClock
 from node.errors import ConfigError
 from node.home import Home, NodeConfig
 from node.storage import Outcome, OutcomeStatus, Store
+from node.trust import TrustKeeper
 from protocol import (
     DELEGATION_DOMAIN,
     DelegateBody,
@@ -94,6 +95,7 @@ class Node:
         self.org = decode_key(config.org)
         self.node_identity = bundle.extra_identity(NODE_KEY_NAME)
         self.hlc = HybridClock(clock)
+        self.trust: TrustKeeper | None = None
 
     @classmethod
     async def open(
@@ -114,6 +116,7 @@ class Node:
         )
         node = cls(home, config, bundle, store, clock)
         node.hlc = HybridClock(clock, last=await store.max_hlc())
+        node.trust = await TrustKeeper.attach(store, node.org, config, clock)
         await node._ensure_founded()
         return node
 

@@ -115,6 +115,8 @@ class NodeService:
             self._every(self.settings.flush_s, self._flush, "inbound flush"),
             self._every(self.settings.purge_s, store.purge, "purge"),
         ]
+        if self.node.trust is not None:
+            self._loops.append(asyncio.create_task(self.node.trust.watch(), name="trust"))
         return self.port
 
     def _every(

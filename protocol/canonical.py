@@ -5,7 +5,8 @@ binaries, arrays and maps use msgpack's shortest header; strings are UTF-8 in NF
 no extension types, no nil inside bodies (absence is the only way to say "not set").
 
 :func:`decode` refuses any byte string that is not the canonical encoding of what it decodes
-to: it decodes strictly (sorted unique keys checked while decoding), re-encodes and compares.
+to: it decodes, checks what re-encoding cannot see (key order and type, floats, depth),
+re-encodes and compares.
 So an event has one payload, one id and one signature, and no verifier can be tricked by two
 encodings of "the same" event (the canonical-JSON trap of early Secure Scuttlebutt).
 """
@@ -47,64 +48,93 @@ def _canonical(value: Any, depth: int) -> Any:
 def encode(value: Any) -> bytes:
     """The canonical encoding of ``value`` (maps, lists/tuples, int, str, bytes, bool, None).
 
-    Raises :class:`ProtocolError` (``bad_field``) for floats, non-string keys, other types or
-    integers outside msgpack's 64-bit range.
+    Raises :class:`ProtocolError`: ``bad_field`` for floats, non-string keys, other types,
+    integers outside msgpack's 64-bit range or strings with lone surrogates; ``too_large``
+    for nesting deeper than MAX_NEST.
     """
     try:
         return bytes(msgpack.packb(_canonical(value, 0), use_bin_type=True))
     except OverflowError as exc:
         raise ProtocolError(ReasonCode.BAD_FIELD, "integer out of range") from exc
+    except UnicodeEncodeError as exc:  # lone surrogates cannot be written as UTF-8
+        raise ProtocolError(ReasonCode.BAD_FIELD, "string is not valid Unicode") from exc
 
 
-def _sorted_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
-    # Key *types* are checked where maps are interpreted (schemas, check_plain); here only
-    # order and uniqueness, which decoding into a dict would otherwise hide.
-    value = dict(pairs)
-    keys = list(value)
-    try:
-        if len(keys) != len(pairs) or keys != sorted(keys):
-            raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys unsorted or duplicated")
-    except TypeError:  # keys of mixed types cannot be ordered
-        raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys of mixed types") from None
-    return value
+# Re-encodes every decoded value (once per event received), so it is made once: msgpack.packb
+# builds a Packer with a 256 KiB buffer per call. Sharing it is safe under the GIL: pack()
+# runs to completion in C without calling back into Python for the plain types decode yields.
+_REPACKER = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+# What msgpack decodes that a canonical value may hold. Anything else is a float or an
+# extension msgpack decodes itself without asking ext_hook (the timestamp type, -1).
+_DECODED_SCALARS = frozenset({str, bytes, int, bool, type(None)})
 
 
 def _no_ext(code: int, data: bytes) -> Any:
     raise ProtocolError(ReasonCode.NON_CANONICAL, "extension types are not allowed")
 
 
+def _check_tree(value: dict[Any, Any] | tuple[Any, ...], depth: int) -> None:
+    """Refuse what re-encoding cannot reveal: unsorted or non-string map keys, floats (a
+    float64 re-encodes to the same bytes), msgpack timestamps (decoded natively, never
+    passed to ext_hook) and nesting deeper than MAX_NEST.
+
+    Duplicate keys need no check here: the decoded dict holds fewer entries than the map
+    header announced, so the re-encoding is shorter and differs from the input.
+    """
+    if value and depth >= MAX_NEST:  # its elements would sit deeper than MAX_NEST
+        raise ProtocolError(ReasonCode.TOO_LARGE, "nested too deep")
+    items: Any = value
+    if type(value) is dict:
+        previous = ""
+        for key in value:
+            if type(key) is not str:  # a bin key: the string spelled as bytes
+                raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys must be strings")
+            if key <= previous and previous:  # str order is code-point order = UTF-8 order
+                raise ProtocolError(ReasonCode.NON_CANONICAL, "map keys unsorted")
+            previous = key
+        items = value.values()
+    for item in items:
+        kind = type(item)
+        if kind is dict or kind is tuple:
+            _check_tree(item, depth + 1)
+        elif kind not in _DECODED_SCALARS:
+            raise ProtocolError(ReasonCode.NON_CANONICAL, f"{kind.__name__} is not allowed")
+
+
 def decode(data: bytes) -> Any:
     """Decode one canonical msgpack value. Arrays come back as tuples, maps as dicts.
 
-    Raises :class:`ProtocolError`: ``malformed`` if the bytes are not one msgpack value,
-    ``non_canonical`` if they are but not in canonical form. Floats, nil and non-NFC strings
-    are left for the schema (or :func:`check_plain`) to refuse, since they are legal msgpack.
+    Exactly the byte strings :func:`encode` produces are accepted, and ``encode(decode(b))
+    == b`` for each. Raises :class:`ProtocolError`: ``malformed`` if the bytes are not one
+    msgpack value (or a map key is neither a string nor a binary), ``too_large`` if maps and
+    arrays nest deeper than MAX_NEST, ``non_canonical`` if they are msgpack but not in
+    canonical form (including floats, extension types and binary map keys). Nil and non-NFC
+    strings are legal here; bodies refuse them (:func:`check_plain`, the schemas).
     """
-    size = len(data)
     try:
+        # unpackb bounds every length by len(data) itself (msgpack ≥ 1.0), so a short input
+        # cannot make it allocate a huge string, array or map.
         value = msgpack.unpackb(
             data,
             raw=False,
             use_list=False,
-            strict_map_key=True,  # str or bytes keys only; schemas then insist on str
-            object_pairs_hook=_sorted_map,
+            strict_map_key=True,  # str or bin keys only, so no hash flooding with other types
             ext_hook=_no_ext,
-            max_str_len=size,
-            max_bin_len=size,
-            max_array_len=size,
-            max_map_len=size,
-            max_ext_len=size,
         )
     except ProtocolError:
         raise
+    except msgpack.StackError:  # nested beyond the C decoder's own stack
+        raise ProtocolError(ReasonCode.TOO_LARGE, "nested too deep") from None
     except (ValueError, TypeError, RecursionError, msgpack.UnpackException) as exc:
-        # ValueError covers truncated data, extra bytes, bad UTF-8 and the C stack limit.
+        # ValueError covers truncated data, extra bytes, bad UTF-8 and non-string map keys.
         raise ProtocolError(ReasonCode.MALFORMED, f"not msgpack: {exc}") from None
-    try:
-        again = msgpack.packb(value, use_bin_type=True)
-    except (OverflowError, ValueError, TypeError) as exc:
-        raise ProtocolError(ReasonCode.NON_CANONICAL, str(exc)) from None
-    if again != data:
+    kind = type(value)
+    if kind is dict or kind is tuple:
+        _check_tree(value, 0)
+    elif kind not in _DECODED_SCALARS:
+        raise ProtocolError(ReasonCode.NON_CANONICAL, f"{kind.__name__} is not allowed")
+    if _REPACKER.pack(value) != data:
         raise ProtocolError(ReasonCode.NON_CANONICAL, "bytes differ from the canonical encoding")
     return value
 

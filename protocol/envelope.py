@@ -108,6 +108,39 @@ class Event:
         return f"Event({self.kind} {self.id.hex()[:12]} by {self.author.hex()[:8]} @ {self.hlc})"
 
 
+_blake2b = hashlib.blake2b
+_SLOT_WRITERS = tuple(
+    Event.__dict__[name].__set__
+    for name in ("id", "kind", "author", "hlc", "ref", "body", "payload", "sig")
+)
+
+
+def _new_event(
+    digest: bytes,
+    kind: str,
+    author: bytes,
+    hlc: int,
+    ref: bytes | None,
+    body: Body,
+    payload: bytes,
+    sig: bytes,
+) -> Event:
+    """``Event(...)`` for the decode path: writes the slots directly, skipping the frozen
+    dataclass __init__ (eight object.__setattr__ calls by keyword), which cost as much as
+    the rest of the envelope checks together. The result is the same frozen value."""
+    event = object.__new__(Event)
+    w0, w1, w2, w3, w4, w5, w6, w7 = _SLOT_WRITERS
+    w0(event, digest)
+    w1(event, kind)
+    w2(event, author)
+    w3(event, hlc)
+    w4(event, ref)
+    w5(event, body)
+    w6(event, payload)
+    w7(event, sig)
+    return event
+
+
 def _parse_payload(payload: bytes, sig: bytes) -> Event:
     """Decode and validate a payload (no signature or clock check)."""
     fields = decode(payload)
@@ -132,32 +165,50 @@ def _parse_payload(payload: bytes, sig: bytes) -> Event:
 
     body: Body
     if spec is None:
-        check_plain(raw_body)
+        check_plain(raw_body, 1)  # the body sits at depth 1 of the payload array
         body = OpaqueBody(raw_body)
     else:
         body = spec.body.from_map(raw_body)
-        if spec.ref is Ref.NONE and ref is not None:
-            raise ProtocolError(ReasonCode.BAD_REFERENCE, f"{kind} must not have a ref")
-        if spec.ref is Ref.REQUIRED and ref is None:
-            raise ProtocolError(ReasonCode.BAD_REFERENCE, f"{kind} needs a ref")
-        if (
-            spec.ref is Ref.EITHER
-            and isinstance(body, RevokeBody)
-            and (ref is None) == (body.key is None)
-        ):
+        rule = spec.ref
+        if rule is Ref.REQUIRED:
+            if ref is None:
+                raise ProtocolError(ReasonCode.BAD_REFERENCE, f"{kind} needs a ref")
+        elif rule is Ref.NONE:
+            if ref is not None:
+                raise ProtocolError(ReasonCode.BAD_REFERENCE, f"{kind} must not have a ref")
+        elif isinstance(body, RevokeBody) and (ref is None) == (body.key is None):
             raise ProtocolError(ReasonCode.BAD_REFERENCE, "revoke needs exactly one of ref, key")
     if type(sig) is not bytes or len(sig) != SIGNATURE_BYTES:
         raise ProtocolError(ReasonCode.BAD_SIGNATURE, "signature must be 64 bytes")
-    return Event(
-        id=event_id(payload),
-        kind=kind,
-        author=author,
-        hlc=hlc,
-        ref=ref,
-        body=body,
-        payload=payload,
-        sig=sig,
+    return _new_event(
+        _blake2b(payload, digest_size=32).digest(), kind, author, hlc, ref, body, payload, sig
     )
+
+
+def _split_wire(wire: bytes) -> tuple[bytes, Any]:
+    """``(payload, sig)`` from the wire form ``[payload, sig]``. Raises :class:`ProtocolError`.
+
+    The canonical shape with a 64-byte signature — 0x92, the payload as bin8 (or bin16 when
+    it is 256 bytes or more), then c4 40 and the signature — is sliced directly, since it
+    is on the path of every event received; every other byte string goes through
+    :func:`decode`, which accepts exactly the same canonical encodings and names the error.
+    """
+    size = len(wire)
+    if size > 67 and wire[0] == 0x92 and wire[size - 66] == 0xC4 and wire[size - 65] == 64:
+        if wire[1] == 0xC4:
+            start, length = 3, wire[2]
+        elif wire[1] == 0xC5:
+            start, length = 4, wire[2] << 8 | wire[3]
+            if length < 256:  # bin16 for a short payload: not canonical
+                start = -1
+        else:
+            start = -1
+        if start > 0 and start + length + 66 == size:
+            return wire[start : start + length], wire[size - 64 :]
+    outer = decode(wire)
+    if type(outer) is not tuple or len(outer) != 2 or type(outer[0]) is not bytes:
+        raise ProtocolError(ReasonCode.MALFORMED, "wire form is [payload, sig]")
+    return outer[0], outer[1]
 
 
 def decode_event(wire: bytes, *, now_ms: int) -> Event:
@@ -170,12 +221,9 @@ def decode_event(wire: bytes, *, now_ms: int) -> Event:
         raise ProtocolError(ReasonCode.MALFORMED, "an event is a byte string")
     if len(wire) > MAX_EVENT_BYTES:
         raise ProtocolError(ReasonCode.TOO_LARGE, f"{len(wire)} bytes > {MAX_EVENT_BYTES}")
-    outer = decode(wire)
-    if type(outer) is not tuple or len(outer) != 2 or type(outer[0]) is not bytes:
-        raise ProtocolError(ReasonCode.MALFORMED, "wire form is [payload, sig]")
-    payload, sig = outer
+    payload, sig = _split_wire(wire)
     event = _parse_payload(payload, sig)
-    if hlc_millis(event.hlc) > now_ms + MAX_CLOCK_AHEAD_MS:
+    if event.hlc >> _HLC_LOGICAL_BITS > now_ms + MAX_CLOCK_AHEAD_MS:
         raise ProtocolError(ReasonCode.FUTURE_TIMESTAMP, "hlc more than 10 minutes ahead")
     try:
         verify(event.author, EVENT_DOMAIN, payload, sig)

@@ -50,11 +50,21 @@ def check_text(name: str, value: Any, max_bytes: int, *, multiline: bool = False
         raise fail(name, "must not be empty")
     if length > max_bytes:
         raise fail(name, f"longer than {max_bytes} bytes")
+    if value.isascii():
+        # One byte per character and always NFC. Among ASCII characters exactly the C0
+        # controls and DEL are not printable, so the regex is needed only for those.
+        if not value.isprintable() and (
+            (_CONTROL_BUT_NEWLINE if multiline else _CONTROL).search(value)
+        ):
+            raise fail(name, "contains control characters")
+        return
     if (_CONTROL_BUT_NEWLINE if multiline else _CONTROL).search(value):
         raise fail(name, "contains control characters")
-    if value.isascii():
-        return  # ASCII: one byte per character, and always in NFC
-    if len(value.encode()) > max_bytes:
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:  # lone surrogates: a Python str, but not Unicode text
+        raise fail(name, "not valid Unicode") from None
+    if size > max_bytes:
         raise fail(name, f"longer than {max_bytes} bytes")
     if not unicodedata.is_normalized("NFC", value):
         raise fail(name, "not in Unicode NFC")
@@ -70,12 +80,14 @@ def check_int(name: str, value: Any, low: int, high: int) -> None:
 
 def check_amount(name: str, value: Any) -> None:
     """A quantity: an integer from 1 to MAX_AMOUNT (whole units; no fractions on the wire)."""
-    check_int(name, value, 1, MAX_AMOUNT)
+    if type(value) is not int or not 1 <= value <= MAX_AMOUNT:  # check_int, inlined: hot
+        check_int(name, value, 1, MAX_AMOUNT)
 
 
 def check_millis(name: str, value: Any) -> None:
     """A timestamp in Unix milliseconds, 0 … 2^53-1."""
-    check_int(name, value, 0, MAX_MILLIS)
+    if type(value) is not int or not 0 <= value <= MAX_MILLIS:  # check_int, inlined: hot
+        check_int(name, value, 0, MAX_MILLIS)
 
 
 def check_bytes(name: str, value: Any, size: int) -> None:

@@ -114,6 +114,8 @@ class Contact(Schema):
 
 
 def _check_qty(name: str, qty: int | None, unlimited: bool) -> None:
+    if type(unlimited) is not bool:
+        raise fail(f"{name}.unlimited", "must be a boolean")
     if unlimited:
         if qty is not None:
             raise fail(name, "either qty or unlimited, not both")
@@ -214,6 +216,8 @@ class RecordBody(Schema):
         if not isinstance(self.contact, Contact):
             raise fail("contact", "must be a contact")
         _check_common_optional(self)
+        if type(self.sensitive) is not bool:
+            raise fail("sensitive", "must be a boolean")
         if self.sensitive and (self.contact.sealed is None or self.detail is None):
             raise fail("sensitive", "a sensitive record needs a sealed contact and sealed detail")
 

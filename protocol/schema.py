@@ -79,7 +79,10 @@ class Schema:
     @classmethod
     def from_map(cls, raw: Any, *, path: str = "body") -> Self:
         """Build from a decoded map. Raises :class:`ProtocolError` (``bad_field``,
-        ``missing_field``, ``unknown_field`` or ``too_large``) naming the offending field."""
+        ``missing_field``, ``unknown_field`` or ``too_large``) naming the offending field.
+
+        Unset optional fields must be absent: a field present as nil is ``bad_field``, so a
+        typed value has exactly one map (and one encoding)."""
         if "_fields" not in cls.__dict__:
             cls._prepare()
         if type(raw) is not dict:
@@ -91,20 +94,24 @@ class Schema:
         if not cls._required <= keys:
             missing = ", ".join(sorted(cls._required - keys))
             raise ProtocolError(ReasonCode.MISSING_FIELD, f"{path}: {missing}")
+        if None in raw.values():  # nil would be a second spelling of "absent"
+            nil = ", ".join(sorted(name for name, value in raw.items() if value is None))
+            raise fail(f"{path}.{nil}", "nil is not allowed; leave an unset field out")
         for flag in cls._flags:
-            if flag in raw:
+            if raw.get(flag, True) is not True:
                 check_true(f"{path}.{flag}", raw[flag])
-        converted = False
-        for name, convert in cls._converters.items():
-            if name in raw:
-                if not converted:
-                    raw = dict(raw)  # never mutate the caller's map
-                    converted = True
-                raw[name] = convert(f"{path}.{name}", raw[name])
+        if cls._converters and not keys.isdisjoint(cls._converters):
+            raw = dict(raw)  # never mutate the caller's map
+            for name, convert in cls._converters.items():
+                if name in raw:
+                    raw[name] = convert(f"{path}.{name}", raw[name])
         return cls(**raw)
 
     def to_map(self) -> dict[str, Any]:
-        """The body as a map, unset optional fields left out (ready for canonical encoding)."""
+        """The body as a map, unset optional fields left out (ready for canonical encoding).
+
+        Shaped like :func:`protocol.canonical.decode`'s output (arrays as tuples), so
+        ``S.to_map(S.from_map(m)) == m`` for every valid decoded map ``m``."""
         type(self)._prepare()
         out: dict[str, Any] = {}
         for name in self._fields:
@@ -114,6 +121,6 @@ class Schema:
             if isinstance(value, Schema):
                 value = value.to_map()
             elif type(value) is tuple and value and isinstance(value[0], Schema):
-                value = [item.to_map() for item in value]
+                value = tuple(item.to_map() for item in value)
             out[name] = value
         return out

@@ -17,6 +17,7 @@ from protocol.schema import Schema
 
 __all__ = [
     "DELEGATION_DOMAIN",
+    "MAX_ENDORSE_DEPTH",
     "DelegateBody",
     "EndorseBody",
     "InceptBody",

@@ -1,0 +1,1 @@
+"""aidnode's tests. A package so shared helpers import as ``tests.strategies``."""

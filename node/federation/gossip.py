@@ -216,7 +216,12 @@ class Federation:
         while message is not None:
             message = initiator.receive(await client.reconcile(message))
         complete = True
-        for chunk in _chunks(sorted(initiator.need_ids), MAX_FETCH_IDS):
+        # Events waiting in our quarantine are not fetched again (they are promoted from
+        # there when their author becomes accepted); the sets still differ: not in sync.
+        held = await self.store.quarantined(sorted(initiator.need_ids))
+        complete = not held
+        wanted = sorted(initiator.need_ids - held)
+        for chunk in _chunks(wanted, MAX_FETCH_IDS):
             reply = await client.fetch(chunk)
             if reply.events:
                 outcomes = await self.store.ingest(list(reply.events), origin=theirs.node)

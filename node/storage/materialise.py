@@ -14,6 +14,7 @@ from typing import Any
 
 import aiosqlite
 
+from node.storage.sql import chunks, marks
 from protocol.envelope import Event, decode_stored
 from protocol.records import URGENCY_RANK
 from sync.fold import fold, record_of
@@ -97,43 +98,34 @@ def endorsement_row(view: EndorsementView) -> Row:
     )  # fmt: skip
 
 
-def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _marks(count: int) -> str:
-    return ",".join("?" * count)
-
-
 async def write_records(
     db: aiosqlite.Connection, record_ids: Sequence[bytes], views: Iterable[RecordView]
 ) -> None:
     """Replace the materialised rows of ``record_ids`` by those of ``views`` (same records).
 
     Runs inside the caller's transaction."""
-    for chunk in _chunks(record_ids):
-        marks = _marks(len(chunk))
+    for chunk in chunks(record_ids):
+        placeholders = marks(len(chunk))
         for table in ("record_lines", "pledges", "verifications"):
-            await db.execute(f"DELETE FROM {table} WHERE record IN ({marks})", chunk)
+            await db.execute(f"DELETE FROM {table} WHERE record IN ({placeholders})", chunk)
     rows = record_rows(views)
-    await db.executemany(f"INSERT OR REPLACE INTO records VALUES ({_marks(16)})", rows.records)
-    await db.executemany(f"INSERT INTO record_lines VALUES ({_marks(9)})", rows.lines)
-    await db.executemany(f"INSERT INTO pledges VALUES ({_marks(10)})", rows.pledges)
-    await db.executemany(f"INSERT INTO verifications VALUES ({_marks(6)})", rows.verifications)
+    await db.executemany(f"INSERT OR REPLACE INTO records VALUES ({marks(16)})", rows.records)
+    await db.executemany(f"INSERT INTO record_lines VALUES ({marks(9)})", rows.lines)
+    await db.executemany(f"INSERT INTO pledges VALUES ({marks(10)})", rows.pledges)
+    await db.executemany(f"INSERT INTO verifications VALUES ({marks(6)})", rows.verifications)
 
 
 async def write_profiles(db: aiosqlite.Connection, views: Iterable[ProfileView]) -> None:
     """Replace the whole profiles table (profiles are few: one per org)."""
     await db.execute("DELETE FROM profiles")
     await db.executemany(
-        f"INSERT INTO profiles VALUES ({_marks(8)})", [profile_row(v) for v in views]
+        f"INSERT INTO profiles VALUES ({marks(8)})", [profile_row(v) for v in views]
     )
 
 
 async def write_endorsements(db: aiosqlite.Connection, views: Iterable[EndorsementView]) -> None:
     await db.executemany(
-        f"INSERT OR REPLACE INTO endorsements VALUES ({_marks(13)})",
+        f"INSERT OR REPLACE INTO endorsements VALUES ({marks(13)})",
         [endorsement_row(v) for v in views],
     )
 

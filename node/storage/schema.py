@@ -181,6 +181,22 @@ CREATE TABLE inbound (
 """
 
 
+_V4_QUARANTINE = """
+CREATE TABLE quarantine (
+    id BLOB PRIMARY KEY,
+    author BLOB NOT NULL,
+    org BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    hlc INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    wire BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX quarantine_author ON quarantine(author);
+CREATE INDEX quarantine_org_age ON quarantine(org, received_ms);
+CREATE INDEX quarantine_age ON quarantine(received_ms, id);
+"""
+
+
 async def _refold_everything(db: aiosqlite.Connection) -> None:
     # Imported here: the materialiser imports this module for SCHEMA_VERSION.
     from node.storage.materialise import rebuild_materialised
@@ -192,6 +208,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, tombstones, waiting refs", _V1_EVENTS),
     Migration(2, "materialised fold", _V2_MATERIALISED, _refold_everything),
     Migration(3, "peers and their sync state", _V3_PEERS),
+    Migration(4, "quarantine for events by authors not (yet) accepted", _V4_QUARANTINE),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

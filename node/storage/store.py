@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import sqlite3
 import stat
-from collections import OrderedDict, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,11 +25,15 @@ from typing import Any, Protocol, TypeVar
 import aiosqlite
 
 from node.errors import StorageError
-from node.storage.materialise import (
-    check_materialised,
-    write_endorsements,
-    write_profiles,
-    write_records,
+from node.storage.batch import Commit, Memory, write_batch
+from node.storage.materialise import check_materialised
+from node.storage.purge import purge_expired
+from node.storage.quarantine import (
+    QuarantineCaps,
+    quarantine,
+    quarantine_authors,
+    quarantined_ids,
+    take_quarantined,
 )
 from node.storage.queries import (
     Counts,
@@ -41,22 +44,23 @@ from node.storage.queries import (
     record_view,
 )
 from node.storage.schema import SchemaTooNewError, migrate
+from node.storage.sql import chunks, marks, scalar
 from node.storage.verifier import BatchVerifier, Decoded
-from protocol import Event, Kind, ProtocolError, ReasonCode, decode_stored, encode
+from protocol import Event, Kind, ProtocolError, ReasonCode, decode, decode_stored, encode
 from sync.clock import Clock
 from sync.fingerprint_index import FingerprintIndex
-from sync.fold import (
-    RECORD_KINDS,
-    Placeable,
-    endorsement_view,
-    fold_record,
-    profiles_of,
-    record_of,
-)
 from sync.identity import IDENTITY_KINDS, Identity, build_identity
 from sync.views import RecordView
 
-__all__ = ["DAY_MS", "AdmissionPolicy", "CommitListener", "Outcome", "OutcomeStatus", "Store"]
+__all__ = [
+    "DAY_MS",
+    "AdmissionPolicy",
+    "AdmitAll",
+    "CommitListener",
+    "Outcome",
+    "OutcomeStatus",
+    "Store",
+]
 
 T = TypeVar("T")
 # Called after each commit with the events newly stored and where they came from (a peer's
@@ -64,8 +68,6 @@ T = TypeVar("T")
 CommitListener = Callable[[list[Event], bytes | None], None]
 
 DAY_MS = 86_400_000
-_CACHE_EVENTS = 50_000
-_CHUNK = 500
 
 
 class OutcomeStatus(StrEnum):
@@ -84,33 +86,16 @@ class Outcome:
 
 
 class AdmissionPolicy(Protocol):
-    """Decides which valid, new events are stored now and which wait in quarantine."""
+    """Decides whose valid, new events are stored now and whose wait in quarantine."""
 
-    def admits(self, event: Event) -> bool: ...
+    def admits(self, author: bytes) -> bool: ...
 
 
-class _AdmitAll:
-    def admits(self, event: Event) -> bool:
+class AdmitAll:
+    """Store everything valid (the default until a trust policy is installed)."""
+
+    def admits(self, author: bytes) -> bool:
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class _Stub:
-    """Just enough of a stored event to place another one in the record graph."""
-
-    id: bytes
-    kind: str
-    ref: bytes | None
-
-
-@dataclass(slots=True)
-class _Commit:
-    """What a committed batch changes in memory (applied only after the commit)."""
-
-    stored: list[Event]
-    tombstoned: list[tuple[int, bytes]]
-    identity: Identity | None
-    seq: int
 
 
 def _is_read_only(path: Path) -> bool:
@@ -157,12 +142,8 @@ class Store:
         self.policy = policy
         self.read_only = read_only
         self._lock = asyncio.Lock()
-        self._cache: OrderedDict[bytes, Event] = OrderedDict()
-        self._identity_events: dict[bytes, Event] = {}
-        self._endorse_events: dict[bytes, Event] = {}
-        self._profile_events: dict[bytes, Event] = {}
-        self._revocations: dict[bytes, list[Event]] = defaultdict(list)
-        self.identity = build_identity(())
+        self.memory = Memory()
+        self.quarantine_caps = QuarantineCaps()
         self.index: FingerprintIndex | None = None  # built by build_index() (running nodes)
         self._seq = 0  # the highest events.seq this process has loaded into memory
         self._tombstone_count = 0
@@ -206,7 +187,7 @@ class Store:
                 clock,
                 int(horizon_days * DAY_MS),
                 BatchVerifier(workers),
-                policy or _AdmitAll(),
+                policy or AdmitAll(),
                 read_only,
             )
             await store._load_memory()
@@ -232,26 +213,15 @@ class Store:
             [str(k) for k in kinds],
         ) as cursor:
             async for payload, sig in cursor:
-                self._remember(decode_stored(payload, sig))
-        self.identity = build_identity(self._identity_events.values())
-        self._seq = await self._scalar(self._db, "SELECT coalesce(max(seq), 0) FROM events")
-        self._tombstone_count = await self._scalar(self._db, "SELECT count(*) FROM tombstones")
+                self.memory.remember(decode_stored(payload, sig))
+        self.memory.identity = build_identity(self.memory.identity_events.values())
+        self._seq = await scalar(self._db, "SELECT coalesce(max(seq), 0) FROM events")
+        self._tombstone_count = await scalar(self._db, "SELECT count(*) FROM tombstones")
 
-    @staticmethod
-    async def _scalar(db: aiosqlite.Connection, sql: str, args: Sequence[Any] = ()) -> int:
-        async with db.execute(sql, args) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
-
-    def _remember(self, event: Event) -> None:
-        if event.kind in IDENTITY_KINDS:
-            self._identity_events[event.id] = event
-            if event.kind == Kind.REVOKE and event.ref is not None:
-                self._revocations[event.ref].append(event)
-        elif event.kind == Kind.ENDORSE:
-            self._endorse_events[event.id] = event
-        elif event.kind == Kind.PROFILE:
-            self._profile_events[event.id] = event
+    @property
+    def identity(self) -> Identity:
+        """Who acts for which org, as resolved from the stored identity events."""
+        return self.memory.identity
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -295,6 +265,7 @@ class Store:
         does not echo events back where they came from."""
         outcomes: list[Outcome | None] = [None] * len(decoded)
         first: dict[bytes, int] = {}
+        suspect: list[tuple[Event, bytes]] = []
         for index, item in enumerate(decoded):
             if isinstance(item, ProtocolError):
                 outcomes[index] = Outcome(OutcomeStatus.REJECTED, None, item.code, item.detail)
@@ -305,213 +276,60 @@ class Store:
         async with self._lock:
             await self._catch_up_locked()
             known = await self._known(list(first))
+            held = await quarantined_ids(self._db, [i for i in first if i not in known])
             fresh: list[Event] = []
             for event_id, index in first.items():
                 event = decoded[index]
                 assert isinstance(event, Event)
                 if event_id in known:
                     outcomes[index] = Outcome(OutcomeStatus.DUPLICATE, event_id)
-                elif not self.policy.admits(event):
+                elif event_id in held or not self.policy.admits(event.author):
                     outcomes[index] = Outcome(OutcomeStatus.QUARANTINED, event_id)
+                    if event_id not in held:
+                        suspect.append((event, self.identity.org_of(event.author)))
                 else:
                     fresh.append(event)
                     outcomes[index] = Outcome(OutcomeStatus.ACCEPTED, event_id)
-            if fresh:
+            identity_changed = False
+            if fresh or suspect:
+                now = self.clock.now_ms()
                 async with self._transaction() as db:
-                    commit = await self._write(db, fresh)
+                    commit = await write_batch(db, self.memory, fresh, now)
+                    if suspect:
+                        await quarantine(db, suspect, now, self.quarantine_caps)
                 self._after_commit(commit, origin)
+                identity_changed = commit.identity is not None
                 # Events about a purged record were kept as tombstones only.
                 for _, event_id in commit.tombstoned:
                     outcomes[first[event_id]] = Outcome(OutcomeStatus.DUPLICATE, event_id)
+        if suspect and identity_changed:
+            # The batch's own identity events (a delegation, say) may admit the authors of
+            # events quarantined a moment ago: judge them again now.
+            for event_id in await self.promote():
+                if event_id in first:
+                    outcomes[first[event_id]] = Outcome(OutcomeStatus.ACCEPTED, event_id)
         return [o for o in outcomes if o is not None]
 
-    async def _known(self, ids: Sequence[bytes]) -> set[bytes]:
+    async def _known(
+        self, ids: Sequence[bytes], db: aiosqlite.Connection | None = None
+    ) -> set[bytes]:
+        """Which of ``ids`` are stored or tombstoned."""
         known: set[bytes] = set()
-        for chunk in _chunks(ids):
-            marks = _marks(len(chunk))
+        for chunk in chunks(ids):
             sql = (
-                f"SELECT id FROM events WHERE id IN ({marks}) "
-                f"UNION ALL SELECT id FROM tombstones WHERE id IN ({marks})"
+                f"SELECT id FROM events WHERE id IN ({marks(len(chunk))}) "
+                f"UNION ALL SELECT id FROM tombstones WHERE id IN ({marks(len(chunk))})"
             )
-            async with self._db.execute(sql, [*chunk, *chunk]) as cursor:
+            async with (db or self._db).execute(sql, [*chunk, *chunk]) as cursor:
                 known |= {row[0] async for row in cursor}
         return known
 
-    async def _stubs(self, db: aiosqlite.Connection, ids: Iterable[bytes]) -> dict[bytes, _Stub]:
-        found: dict[bytes, _Stub] = {}
-        for chunk in _chunks(list(ids)):
-            sql = f"SELECT id, kind, ref FROM events WHERE id IN ({_marks(len(chunk))})"
-            async with db.execute(sql, chunk) as cursor:
-                async for event_id, kind, ref in cursor:
-                    found[event_id] = _Stub(event_id, kind, ref)
-        return found
-
-    async def _tombstoned(self, db: aiosqlite.Connection, ids: Iterable[bytes]) -> set[bytes]:
-        found: set[bytes] = set()
-        for chunk in _chunks(list(ids)):
-            sql = f"SELECT id FROM tombstones WHERE id IN ({_marks(len(chunk))})"
-            async with db.execute(sql, chunk) as cursor:
-                found |= {row[0] async for row in cursor}
-        return found
-
-    async def _write(self, db: aiosqlite.Connection, fresh: list[Event]) -> _Commit:
-        """Everything one batch changes, inside the open transaction."""
-        lookup: dict[bytes, Placeable] = {e.id: e for e in fresh}
-        # Events stored earlier that were waiting for one of these: place them again now.
-        woken: dict[bytes, _Stub] = {}
-        for chunk in _chunks(list(lookup)):
-            sql = f"SELECT event FROM waiting WHERE missing IN ({_marks(len(chunk))})"
-            async with db.execute(sql, chunk) as cursor:
-                woken_ids = [row[0] async for row in cursor]
-            woken.update(await self._stubs(db, woken_ids))
-        lookup.update(woken)
-        # Fetch refs (two hops: a receipt's pledge's record) not in this batch.
-        for _ in range(2):
-            refs = {e.ref for e in list(lookup.values()) if e.ref is not None} - lookup.keys()
-            lookup.update(await self._stubs(db, refs))
-        placed: dict[bytes, bytes] = {}
-        waits: dict[bytes, bytes] = {}
-        candidates: list[Placeable] = [*fresh, *woken.values()]
-        for item in candidates:
-            place = record_of(item, lookup)
-            if isinstance(place, bytes):
-                placed[item.id] = place
-            elif isinstance(place, tuple):
-                waits[item.id] = place[1]
-        # An event whose missing ref was purged is about a purged record: keep a tombstone
-        # only, so it is neither stored forever nor fetched again (docs/storage.md §purge).
-        dead = await self._tombstoned(db, set(waits.values()))
-        obsolete = {i for i, missing in waits.items() if missing in dead}
-        stored = [e for e in fresh if e.id not in obsolete]
-        tombstoned = [(e.hlc, e.id) for e in fresh if e.id in obsolete]
-        now = self.clock.now_ms()
-        await db.executemany(
-            "INSERT INTO events (id, hlc, kind, author, ref, record, payload, sig, received_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (e.id, e.hlc, e.kind, e.author, e.ref, placed.get(e.id), e.payload, e.sig, now)
-                for e in stored
-            ],
-        )
-        await db.executemany(
-            "INSERT INTO tombstones (id, hlc) VALUES (?, ?)", [(i, h) for h, i in tombstoned]
-        )
-        woken_ids = list(woken)
-        for chunk in _chunks(woken_ids):
-            sql = f"DELETE FROM waiting WHERE event IN ({_marks(len(chunk))})"
-            await db.execute(sql, chunk)
-        await db.executemany(
-            "UPDATE events SET record = ? WHERE id = ?",
-            [(placed[i], i) for i in woken_ids if i in placed],
-        )
-        await db.executemany(
-            "INSERT OR IGNORE INTO waiting (missing, event) VALUES (?, ?)",
-            [(m, i) for i, m in waits.items() if i not in obsolete],
-        )
-        affected = set(placed.values())
-        identity = None
-        if any(e.kind in IDENTITY_KINDS for e in stored):
-            identity_events = [*self._identity_events.values()]
-            identity_events += [e for e in stored if e.kind in IDENTITY_KINDS]
-            identity = build_identity(identity_events)
-            before, after = self.identity.facts(), identity.facts()
-            changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
-            affected |= await self._records_by_authors(db, changed)
-        current = identity or self.identity
-        await self._refold(db, affected, current, {e.id: e for e in stored})
-        await self._refresh_trust_views(db, stored, identity)
-        seq = await self._scalar(db, "SELECT coalesce(max(seq), 0) FROM events")
-        return _Commit(stored, tombstoned, identity, seq)
-
-    async def _records_by_authors(self, db: aiosqlite.Connection, keys: list[bytes]) -> set[bytes]:
-        records: set[bytes] = set()
-        for chunk in _chunks(keys):
-            sql = (
-                "SELECT DISTINCT record FROM events "
-                f"WHERE author IN ({_marks(len(chunk))}) AND record IS NOT NULL"
-            )
-            async with db.execute(sql, chunk) as cursor:
-                records |= {row[0] async for row in cursor}
-        return records
-
-    async def _refold(
-        self,
-        db: aiosqlite.Connection,
-        record_ids: set[bytes],
-        identity: Identity,
-        batch: dict[bytes, Event],
-    ) -> None:
-        """Re-fold the given records from their stored events and rewrite their rows."""
-        ordered = sorted(record_ids)
-        members: dict[bytes, list[bytes]] = defaultdict(list)
-        for chunk in _chunks(ordered):
-            sql = f"SELECT record, id FROM events WHERE record IN ({_marks(len(chunk))})"
-            async with db.execute(sql, chunk) as cursor:
-                async for record, event_id in cursor:
-                    members[record].append(event_id)
-        events = await self._events(db, [i for ids in members.values() for i in ids], batch)
-        views: list[RecordView] = []
-        for record_id in ordered:
-            create = events.get(record_id)
-            if create is None or create.kind not in RECORD_KINDS:
-                continue
-            related = [events[i] for i in members[record_id] if i != record_id]
-            views.append(fold_record(create, related, identity))
-        await write_records(db, [v.id for v in views], views)
-
-    async def _events(
-        self, db: aiosqlite.Connection, ids: list[bytes], batch: dict[bytes, Event]
-    ) -> dict[bytes, Event]:
-        """Decoded events by id, from the batch, the cache, or the database."""
-        found: dict[bytes, Event] = {}
-        missing = []
-        for event_id in ids:
-            event = batch.get(event_id) or self._cache.get(event_id)
-            if event is None:
-                missing.append(event_id)
-            else:
-                found[event_id] = event
-        for chunk in _chunks(missing):
-            sql = f"SELECT payload, sig FROM events WHERE id IN ({_marks(len(chunk))})"
-            async with db.execute(sql, chunk) as cursor:
-                async for payload, sig in cursor:
-                    event = decode_stored(payload, sig)
-                    found[event.id] = event
-                    self._cache_put(event)
-        return found
-
-    def _cache_put(self, event: Event) -> None:
-        self._cache[event.id] = event
-        self._cache.move_to_end(event.id)
-        if len(self._cache) > _CACHE_EVENTS:
-            self._cache.popitem(last=False)
-
-    async def _refresh_trust_views(
-        self, db: aiosqlite.Connection, stored: list[Event], identity: Identity | None
-    ) -> None:
-        endorse = {e.id: e for e in stored if e.kind == Kind.ENDORSE}
-        revocations = defaultdict(list, {k: list(v) for k, v in self._revocations.items()})
-        for event in stored:
-            if event.kind == Kind.REVOKE and event.ref is not None:
-                revocations[event.ref].append(event)
-        current = identity or self.identity
-        if identity is not None:  # identity changed: every endorsement may read differently
-            endorse = {**self._endorse_events, **endorse}
-        await write_endorsements(
-            db,
-            [endorsement_view(e, current, revocations.get(e.id, ())) for e in endorse.values()],
-        )
-        if identity is not None or any(e.kind == Kind.PROFILE for e in stored):
-            profiles = [*self._profile_events.values()]
-            profiles += [e for e in stored if e.kind == Kind.PROFILE]
-            await write_profiles(db, profiles_of(profiles, current).values())
-
-    def _after_commit(self, commit: _Commit, origin: bytes | None) -> None:
+    def _after_commit(self, commit: Commit, origin: bytes | None) -> None:
         for event in commit.stored:
-            self._remember(event)
-            self._cache_put(event)
+            self.memory.remember(event)
+            self.memory.cache_put(event)
         if commit.identity is not None:
-            self.identity = commit.identity
+            self.memory.identity = commit.identity
         self._seq = max(self._seq, commit.seq)
         self._tombstone_count += len(commit.tombstoned)
         if self.index is not None:
@@ -544,8 +362,8 @@ class Store:
             return await self._catch_up_locked()
 
     async def _catch_up_locked(self) -> list[Event]:
-        latest = await self._scalar(self._db, "SELECT coalesce(max(seq), 0) FROM events")
-        tombstones = await self._scalar(self._db, "SELECT count(*) FROM tombstones")
+        latest = await scalar(self._db, "SELECT coalesce(max(seq), 0) FROM events")
+        tombstones = await scalar(self._db, "SELECT count(*) FROM tombstones")
         events: list[Event] = []
         if latest > self._seq:
             async with self._db.execute(
@@ -553,11 +371,11 @@ class Store:
             ) as cursor:
                 events = [decode_stored(p, sig) async for p, sig in cursor]
             for event in events:
-                self._remember(event)
+                self.memory.remember(event)
                 if self.index is not None:
                     self.index.insert(event.hlc, event.id)
             if any(e.kind in IDENTITY_KINDS for e in events):
-                self.identity = build_identity(self._identity_events.values())
+                self.memory.identity = build_identity(self.memory.identity_events.values())
             self._seq = latest
         if tombstones != self._tombstone_count:
             # Another process purged or tombstoned: purges keep index keys, but tombstones
@@ -572,18 +390,17 @@ class Store:
     # -- the reconciliation index and what peers fetch ------------------------------------------
 
     async def build_index(self) -> FingerprintIndex:
-        """(Re)build the in-memory reconciliation index: every event and tombstone key."""
-        async with self._db.execute(
-            "SELECT hlc, id FROM (SELECT hlc, id FROM events UNION ALL "
-            "SELECT hlc, id FROM tombstones) ORDER BY hlc, id"
-        ) as cursor:
-            rows = await cursor.fetchall()
-        self.index = FingerprintIndex.from_sorted((hlc, event_id) for hlc, event_id in rows)
+        """(Re)build the in-memory reconciliation index: every event and tombstone key.
+
+        Streams the keys in (hlc, id) order from a private read-only connection in a worker
+        thread, so a million keys never sit in memory as Python rows (start-up stays fast and
+        small); the caller holds the store's lock or calls it before serving."""
+        self.index = await asyncio.to_thread(_read_index, self.path)
         return self.index
 
     async def max_hlc(self) -> int:
         """The greatest hlc stored (events and tombstones), to restart the node's clock."""
-        return await self._scalar(
+        return await scalar(
             self._db,
             "SELECT max(coalesce((SELECT max(hlc) FROM events), 0), "
             "coalesce((SELECT max(hlc) FROM tombstones), 0))",
@@ -596,15 +413,14 @@ class Store:
         tombstones."""
         found: dict[bytes, bytes] = {}
         gone: list[tuple[bytes, int]] = []
-        for chunk in _chunks(list(ids)):
-            marks = _marks(len(chunk))
+        for chunk in chunks(list(ids)):
             async with self._read.execute(
-                f"SELECT id, payload, sig FROM events WHERE id IN ({marks})", chunk
+                f"SELECT id, payload, sig FROM events WHERE id IN ({marks(len(chunk))})", chunk
             ) as cursor:
                 async for event_id, payload, sig in cursor:
                     found[event_id] = encode([payload, sig])
             async with self._read.execute(
-                f"SELECT id, hlc FROM tombstones WHERE id IN ({marks})", chunk
+                f"SELECT id, hlc FROM tombstones WHERE id IN ({marks(len(chunk))})", chunk
             ) as cursor:
                 gone += [(row[0], row[1]) async for row in cursor]
         return found, gone
@@ -650,67 +466,48 @@ class Store:
     # -- purge --------------------------------------------------------------------------------
 
     async def purge(self, now_ms: int | None = None) -> int:
-        """Purge records whose ``expires`` is more than the horizon in the past, with every
-        event about them, leaving a tombstone (id, hlc) per event. Returns events purged.
-
-        Tombstones keep their (hlc, id) in the reconciliation index: a node that purged and a
-        node that has not yet agree on the set, so neither offers the other those events.
-        """
+        """Purge records expired more than the horizon ago (see :mod:`.purge`); returns how
+        many events became tombstones. Their index keys stay: tombstones hold them."""
         now = self.clock.now_ms() if now_ms is None else now_ms
-        cutoff = now - self.horizon_ms
         async with self._lock:
-            async with self._db.execute(
-                "SELECT id FROM records WHERE expires < ?", (cutoff,)
-            ) as cursor:
-                records = [row[0] async for row in cursor]
-            if not records:
-                return 0
-            purged: list[tuple[bytes, int]] = []
+            await self._catch_up_locked()
             async with self._transaction() as db:
-                for chunk in _chunks(records):
-                    marks = _marks(len(chunk))
-                    sql = f"SELECT id, hlc FROM events WHERE record IN ({marks})"
-                    async with db.execute(sql, chunk) as cursor:
-                        members = [(row[0], row[1]) async for row in cursor]
-                    purged += members
-                    member_ids = [m[0] for m in members]
-                    purged += await self._purge_waiting(db, member_ids)
-                    for table in ("records", "record_lines", "pledges", "verifications"):
-                        column = "id" if table == "records" else "record"
-                        await db.execute(
-                            f"DELETE FROM {table} WHERE {column} IN ({marks})",
-                            chunk,
-                        )
-                for chunk in _chunks([p[0] for p in purged]):
-                    marks = _marks(len(chunk))
-                    await db.execute(f"DELETE FROM events WHERE id IN ({marks})", chunk)
-                    await db.execute(f"DELETE FROM waiting WHERE event IN ({marks})", chunk)
-                await db.executemany(
-                    "INSERT OR IGNORE INTO tombstones (id, hlc) VALUES (?, ?)", purged
-                )
+                purged = await purge_expired(db, now - self.horizon_ms)
             for event_id, _ in purged:
-                self._cache.pop(event_id, None)
+                self.memory.cache.pop(event_id, None)
+            self._tombstone_count += len(purged)
         return len(purged)
 
-    async def _purge_waiting(
-        self, db: aiosqlite.Connection, ids: list[bytes]
-    ) -> list[tuple[bytes, int]]:
-        """Events still waiting for one of ``ids`` (or for those, transitively)."""
-        found: list[tuple[bytes, int]] = []
-        frontier = ids
-        while frontier:
-            waiting: list[bytes] = []
-            for chunk in _chunks(frontier):
-                sql = (
-                    "SELECT e.id, e.hlc FROM waiting w JOIN events e ON e.id = w.event "
-                    f"WHERE w.missing IN ({_marks(len(chunk))})"
-                )
-                async with db.execute(sql, chunk) as cursor:
-                    rows = [(row[0], row[1]) async for row in cursor]
-                found += rows
-                waiting += [row[0] for row in rows]
-            frontier = waiting
-        return found
+    # -- quarantine -------------------------------------------------------------------------
+
+    async def quarantined(self, ids: Sequence[bytes]) -> set[bytes]:
+        """Which of ``ids`` wait in quarantine (federation does not fetch them again)."""
+        return await quarantined_ids(self._read, ids)
+
+    async def quarantine_size(self) -> int:
+        return await scalar(self._read, "SELECT count(*) FROM quarantine")
+
+    async def promote(self) -> list[bytes]:
+        """Move quarantined events whose authors the policy now admits into the store (no
+        fetching again); returns the ids stored. Repeats while promotions (identity events,
+        say) admit further authors."""
+        promoted: list[bytes] = []
+        for _ in range(8):
+            async with self._lock:
+                await self._catch_up_locked()
+                authors = await quarantine_authors(self._db)
+                admitted = [a for a in authors if self.policy.admits(a)]
+                if not admitted:
+                    break
+                async with self._transaction() as db:
+                    wires = await take_quarantined(db, admitted)
+                    events = [_stored_wire(w) for w in wires]
+                    known = await self._known([e.id for e in events], db)
+                    fresh = [e for e in events if e.id not in known]
+                    commit = await write_batch(db, self.memory, fresh, self.clock.now_ms())
+                self._after_commit(commit, None)
+                promoted += [e.id for e in commit.stored]
+        return promoted
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -763,10 +560,22 @@ async def _close_quietly(*connections: aiosqlite.Connection | None) -> None:
                 await connection.close()
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _read_index(path: Path) -> FingerprintIndex:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        cursor = connection.execute(
+            "SELECT hlc, id FROM (SELECT hlc, id FROM events UNION ALL "
+            "SELECT hlc, id FROM tombstones) ORDER BY hlc, id"
+        )
+        cursor.arraysize = 10_000
+        return FingerprintIndex.from_sorted(cursor)
+    except sqlite3.Error as exc:
+        raise StorageError(str(path), _cause(exc)) from exc
+    finally:
+        connection.close()
 
 
-def _marks(count: int) -> str:
-    return ",".join("?" * count)
+def _stored_wire(wire: bytes) -> Event:
+    """An event this node itself verified earlier (quarantine keeps wires)."""
+    payload, sig = decode(wire)
+    return decode_stored(payload, sig)

@@ -1,0 +1,1 @@
+"""Benchmarks and their shared workload (bench/workload.py). Run scripts from the repo root."""

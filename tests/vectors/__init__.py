@@ -1,0 +1,1 @@
+"""Protocol test vectors (docs/protocol.md §8); regenerate with generate.py."""
