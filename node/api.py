@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto import AidError
+from crypto import AidError, encode_key
 from node import metrics
 from node.errors import ConfigError, PeerError, StorageError
 from node.federation.peers import peer_states
@@ -36,7 +36,7 @@ from node.inputs import (
     parse_quantity,
     parse_when,
 )
-from node.lookup import AmbiguousIdError, UnknownIdError, accepted_orgs, find_event, org_names
+from node.lookup import AmbiguousIdError, UnknownIdError, find_event, org_names
 from node.manual_sync import sync_running
 from node.operations import (
     ContactSpec,
@@ -55,8 +55,9 @@ from node.operations import (
 )
 from node.presentation import record_json, summary_json
 from node.service import NodeService
-from node.status import gather_status
+from node.status import gather_status, trust_rows
 from node.storage import RecordQuery
+from node.trust import TrustKeeper
 from protocol import Level, ProtocolError, Transport, Urgency, VerifyMethod
 from sync.views import Progress, Status
 
@@ -275,7 +276,37 @@ class LocalApi:
             web.post(f"{p}/pledges/{{id}}/receipts", guarded(self.post_receipt)),
             web.post(f"{p}/pledges/{{id}}/cancel", guarded(self.post_cancel)),
             web.post(f"{p}/endorsements", guarded(self.post_endorsement)),
+            web.get(f"{p}/trust", guarded(self.trust)),
+            web.get(f"{p}/trust/{{key}}", guarded(self.trust_explain)),
+            web.post(f"{p}/trust/block", guarded(self.trust_block)),
+            web.post(f"{p}/trust/unblock", guarded(self.trust_unblock)),
         ]
+
+    def _trust(self) -> TrustKeeper:
+        keeper = self.node.trust
+        if keeper is None:  # Node.open attaches one: a node without is a bug, not input
+            raise ConfigError("this node has no trust keeper")
+        return keeper
+
+    async def trust(self, request: web.Request) -> web.Response:
+        keeper, node = self._trust(), self.node
+        return web.json_response(await trust_rows(keeper, node.store, keeper.config))
+
+    async def trust_explain(self, request: web.Request) -> web.Response:
+        explanation = await self._trust().explain(parse_key("key", request.match_info["key"]))
+        return web.json_response(explanation.as_dict())
+
+    async def trust_block(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        key = parse_key("key", _text(body, "key", required=True) or "")
+        await self._trust().block(key, self.node.home)
+        return web.json_response({"key": encode_key(key), "blocked": True})
+
+    async def trust_unblock(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        key = parse_key("key", _text(body, "key", required=True) or "")
+        await self._trust().unblock(key, self.node.home)
+        return web.json_response({"key": encode_key(key), "blocked": False})
 
     async def status(self, request: web.Request) -> web.Response:
         node = self.node
@@ -340,7 +371,7 @@ class LocalApi:
             now_ms=self.node.clock.now_ms(),
             identity=store.identity,
             names=await org_names(store),
-            verifiers=await accepted_orgs(store, "verifier"),
+            verified_by=self._trust().verified_by(view),
             opener=self.node.signer,
         )
         return web.json_response(data)

@@ -81,6 +81,14 @@ async def find_event(store: Store, text: str, kinds: Iterable[str] | None = None
         gone = await store.fetch(
             "SELECT 1 FROM tombstones WHERE id BETWEEN ? AND ? LIMIT 1", (low, high)
         )
+        waiting = await store.fetch(
+            "SELECT author FROM quarantine WHERE id BETWEEN ? AND ? LIMIT 1", (low, high)
+        )
+        if waiting:
+            raise UnknownIdError(
+                f"{prefix} waits in quarantine: this node does not trust its author yet "
+                f"(aidnode trust explain {encode_key(waiting[0][0])})"
+            )
         if gone:
             raise UnknownIdError(f"{prefix} was purged (it expired more than the horizon ago)")
         what = _what(wanted) if wanted else "event"

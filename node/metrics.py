@@ -23,7 +23,7 @@ from node import __version__
 from node.federation.peers import inbound_states, peer_states
 from node.service import NodeService
 from node.storage import Outcome, OutcomeStatus, Store
-from protocol import Event
+from protocol import Event, Level
 
 __all__ = ["IngestMeter", "install", "render"]
 
@@ -108,7 +108,8 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 async def render(
     store: Store, meter: IngestMeter, now_ms: int, *, name: str, org: str, started_ms: int,
-    streams: dict[str, bool], frames_sent: int, inbound_streams: int,
+    streams: dict[str, bool],
+    accepted: dict[str, int], frames_sent: int, inbound_streams: int,
 ) -> bytes:  # fmt: skip
     """The Prometheus text exposition of the node's state now."""
     families: list[Metric] = []
@@ -179,6 +180,22 @@ async def render(
         )
     )
 
+    trust = GaugeMetricFamily(
+        "aidnode_accepted_orgs",
+        "Orgs this node accepts, by level (a verifier counts as a member too).",
+        labels=["level"],
+    )
+    for level, count in sorted(accepted.items()):
+        trust.add_metric([level], count)
+    families.append(trust)
+    families.append(
+        _gauge(
+            "aidnode_quarantine_events",
+            "Events waiting in quarantine (authors not accepted yet).",
+            await store.quarantine_size(),
+        )
+    )
+
     peers = await peer_states(store)
     per_peer: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
         key: family(f"aidnode_peer_{name}", doc, labels=["peer"])
@@ -222,6 +239,13 @@ class _Snapshot:
         return iter(self.families)
 
 
+def _accepted(service: NodeService) -> dict[str, int]:
+    keeper = service.node.trust
+    if keeper is None:
+        return {}
+    return {level.value: len(keeper.accepted(level)) for level in Level}
+
+
 def install(
     service: NodeService, app: web.Application, guarded: Callable[[Handler], Handler]
 ) -> None:
@@ -240,6 +264,7 @@ def install(
             org=node.config.org,
             started_ms=service.started_ms,
             streams=service.federation.streams_open,
+            accepted=_accepted(service),
             frames_sent=service.broadcaster.frames_sent,
             inbound_streams=service.broadcaster.connected,
         )

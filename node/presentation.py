@@ -12,11 +12,12 @@ sees them; an unlimited quantity is ``null`` with ``"unlimited": true``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crypto import SealedError, SigningIdentity, encode_key, open_sealed
 from node.storage import LineSummary, RecordSummary
+from node.trust import VerifiedBy
 from protocol import Event, Ineffective, Sealed, hlc_millis
 from sync.identity import Identity
 from sync.views import LineState, PledgeState, RecordView
@@ -166,16 +167,17 @@ def record_json(
     now_ms: int,
     identity: Identity,
     names: dict[bytes, str],
-    verifiers: set[bytes],
+    verified_by: Sequence[VerifiedBy],
     opener: SigningIdentity | None,
 ) -> dict[str, Any]:
     """The full view of one record (``aidnode show --json``, ``GET /api/v1/records/ID``).
 
-    ``verifiers`` are the orgs this node accepts as verifiers: an attestation by one of them
-    makes the record ``verified`` here (another node may trust differently). Sealed fields are
-    opened with ``opener`` when this node is a recipient.
+    ``verified_by`` are the attestations by orgs this node accepts as verifiers, with the
+    trust path to each (:meth:`TrustKeeper.verified_by`): they make the record ``verified``
+    here (another node may trust differently). Sealed fields are opened with ``opener`` when
+    this node is a recipient.
     """
-    counted = [a for a in view.verifications if a.org in verifiers]
+    verifiers = {v.attestation.org for v in verified_by}
     ignored_ids = {i.id for i in view.ignored}
     withdrawal = view.withdrawal
     return {
@@ -208,8 +210,17 @@ def record_json(
         "note": view.note,
         "lines": [line_json(line) for line in view.lines],
         "pledges": [pledge_json(p, names) for p in view.pledges],
-        "verified": bool(counted),
-        "verified_by": [{"org": encode_key(a.org), "org_name": names.get(a.org)} for a in counted],
+        "verified": bool(verified_by),
+        "verified_by": [
+            {
+                "org": encode_key(v.attestation.org),
+                "org_name": names.get(v.attestation.org),
+                "method": v.attestation.method,
+                "path": [encode_key(org) for org in v.path],
+                "path_names": [names.get(org) for org in v.path],
+            }
+            for v in verified_by
+        ],
         "verifications": [
             {
                 "id": a.id.hex(),

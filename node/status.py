@@ -13,16 +13,19 @@ import hashlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from crypto import decode_key, fingerprint
+from crypto import decode_key, encode_key, fingerprint
 from node import __version__
 from node.federation.peers import inbound_states, peer_states
 from node.home import Home, NodeConfig
+from node.lookup import org_names
 from node.storage import Store
+from node.trust import TrustKeeper
+from protocol import Level
 
 if TYPE_CHECKING:  # the service imports the API, which imports this module
     from node.service import NodeService
 
-__all__ = ["gather_status", "set_fingerprint"]
+__all__ = ["gather_status", "set_fingerprint", "trust_rows"]
 
 
 def set_fingerprint(count: int, id_sum: int) -> str:
@@ -30,6 +33,23 @@ def set_fingerprint(count: int, id_sum: int) -> str:
     the same events show the same value."""
     digest = hashlib.blake2b(f"{count}:{id_sum}".encode(), digest_size=8).hexdigest()
     return f"{count}:{digest}"
+
+
+async def _trust(config: NodeConfig, store: Store, keeper: TrustKeeper | None) -> dict[str, Any]:
+    """Accepted orgs per level (a verifier counts as a member too) and the quarantine: from
+    the running node's trust keeper, else as it last persisted them."""
+    if keeper is not None:
+        accepted = {level.value: len(keeper.accepted(level)) for level in Level}
+    else:
+        rows = await store.fetch("SELECT level, count(*) FROM accepted GROUP BY level")
+        accepted = {level.value: 0 for level in Level} | {level: n for level, n in rows}
+    return {
+        "accepted": accepted,
+        "quarantine": await store.quarantine_size(),
+        "blocked": len(config.blocked),
+        "pinned_roots": len(config.pinned_roots),
+        "admit": config.admit,
+    }
 
 
 async def gather_status(
@@ -81,6 +101,7 @@ async def gather_status(
             state["stream_open"] = None  # only the running node knows
     return {
         "now_ms": now_ms,
+        "trust": await _trust(config, store, service.node.trust if service else None),
         "node": node,
         "events": events,
         "records": dict(sorted(counts.records_by_status.items())),
@@ -93,3 +114,33 @@ async def gather_status(
             "inbound_streams": service.broadcaster.connected if service is not None else None,
         },
     }
+
+
+async def trust_rows(keeper: TrustKeeper, store: Store, config: NodeConfig) -> list[dict[str, Any]]:
+    """Every org this node knows of, with its standing here (the ``trust list`` shape)."""
+    names = await org_names(store)
+    member = keeper.accepted(Level.MEMBER)
+    verifier = keeper.accepted(Level.VERIFIER)
+    quarantined = dict(await store.fetch("SELECT org, count(*) FROM quarantine GROUP BY org"))
+    subjects = {row[0] for row in await store.fetch("SELECT subject_org FROM endorsements")}
+    seeds = {decode_key(config.org)} | {
+        store.identity.org_of(decode_key(k)) for k in config.pinned_roots
+    }
+    blocked = {store.identity.org_of(decode_key(k)) for k in config.blocked}
+    orgs = set(names) | set(member) | subjects | set(quarantined) | blocked
+    rows = []
+    for org in orgs:
+        standing = "verifier" if org in verifier else "member" if org in member else None
+        rows.append(
+            {
+                "org": encode_key(org),
+                "name": names.get(org),
+                "fingerprint": fingerprint(org),
+                "standing": standing,
+                "seed": org in seeds,
+                "blocked": org in blocked,
+                "quarantined": int(quarantined.get(org, 0)),
+            }
+        )
+    order = {"verifier": 0, "member": 1, None: 2}
+    return sorted(rows, key=lambda r: (not r["seed"], order[r["standing"]], r["name"] or ""))

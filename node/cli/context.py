@@ -26,6 +26,7 @@ from crypto import (
     KeyMaterialError,
     SigningIdentity,
     WrongPassphraseError,
+    decode_key,
     key_file_info,
     read_key_file,
 )
@@ -35,6 +36,7 @@ from node.inputs import InputError
 from node.presentation import dumps
 from node.runtime import Node
 from node.storage import Store
+from node.trust import TrustKeeper
 
 __all__ = [
     "PASSPHRASE_ENV",
@@ -142,6 +144,11 @@ class Context:
         finally:
             await store.close()
 
+    async def trust(self, config: NodeConfig, store: Store) -> TrustKeeper:
+        """This node's trust decisions over ``store``, installed as its admission policy (so
+        events ingested here wait in quarantine like those from the network)."""
+        return await TrustKeeper.attach(store, decode_key(config.org), config, self.clock)
+
 
 def fail(message: str) -> NoReturn:
     """Operational failure: one line on stderr, exit status 1."""
@@ -205,9 +212,7 @@ def _set_json(click_ctx: click.Context, _: click.Parameter, value: bool) -> None
 
 
 HOME_HELP = "The node's home directory (default: $AIDNODE_HOME, else your user data directory)."
-PASSPHRASE_HELP = (
-    "Read the key passphrase from FILE (else $AIDNODE_PASSPHRASE, else a prompt)."  # noqa: S105  # help text
-)
+PASSPHRASE_HELP = "Read the key passphrase from FILE (else $AIDNODE_PASSPHRASE, else a prompt)."  # noqa: S105  # help text
 JSON_HELP = "Machine-readable output (the stable shapes of docs/operators.md)."
 
 

@@ -27,7 +27,7 @@ from node.cli.app import cli
 from node.cli.context import Context, emit, fail, node_options, pass_context, run_async
 from node.cli.local import running_node
 from node.cli.render import short
-from node.cli.trust import _scopes
+from node.cli.trust import parse_scopes
 from node.inputs import parse_key, parse_when
 from protocol import DELEGATION_DOMAIN, delegation_message
 
@@ -154,7 +154,7 @@ def consent(ctx: Context, key_file: str, delegator: str, scopes: str, expires: s
     Example:
       aidnode key consent --key-file li-phone.key --to aid1… --scopes pledge --expires 30d
     """
-    chosen = _scopes(scopes)
+    chosen = parse_scopes(scopes)
     expires_ms = parse_when("--expires", expires, ctx.clock.now_ms())
     group = parse_key("--to", delegator)
     identity = read_key_file(key_file, ctx.passphrase()).current_identity()

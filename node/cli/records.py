@@ -17,7 +17,7 @@ from node.inputs import (
     parse_line_qty,
     parse_when,
 )
-from node.lookup import accepted_orgs, find_event, org_names
+from node.lookup import find_event, org_names
 from node.operations import (
     ContactSpec,
     Done,
@@ -326,7 +326,7 @@ async def show(ctx: Context, record_id: str) -> None:
     Example:
       aidnode show 3fa9c2e1
     """
-    async with ctx.store() as (_, store):
+    async with ctx.store() as (config, store):
         found = await find_event(store, record_id, ("need", "offer", "pledge"))
         record = found.record or found.id
         loaded = await store.record(record)
@@ -334,7 +334,7 @@ async def show(ctx: Context, record_id: str) -> None:
             raise InputError("ID", f"{record_id}: its record has not reached this node yet")
         view, history = loaded
         names = await org_names(store)
-        verifiers = await accepted_orgs(store, "verifier")
+        keeper = await ctx.trust(config, store)
         sealed = view.contact.sealed is not None or view.detail is not None
         opener = ctx.signer_if_available(may_prompt=True) if sealed else None
         data = record_json(
@@ -343,7 +343,7 @@ async def show(ctx: Context, record_id: str) -> None:
             now_ms=ctx.clock.now_ms(),
             identity=store.identity,
             names=names,
-            verifiers=verifiers,
+            verified_by=keeper.verified_by(view),
             opener=opener,
         )
     emit(

@@ -16,17 +16,19 @@ from crypto import (
     write_key_file,
 )
 from node.cli.app import cli
-from node.cli.context import Context, node_options, pass_context, run_async
+from node.cli.context import Context, emit, node_options, pass_context, run_async
+from node.cli.local import api_call, running_node
 from node.cli.records import report
-from node.cli.render import short
+from node.cli.render import console, new_table, short
 from node.inputs import DAY_MS, InputError, parse_key, parse_when
-from node.lookup import find_event
+from node.lookup import find_event, org_names
 from node.operations import Done, RefusedError, endorse
 from node.presentation import INEFFECTIVE_TEXT
 from node.runtime import Node
+from node.status import trust_rows
 from protocol import Level, RevokeReason, Scope
 
-__all__ = ["delegate", "endorse_command", "revoke"]
+__all__ = ["delegate", "endorse_command", "parse_scopes", "revoke", "trust_group"]
 
 
 @cli.command("endorse")
@@ -135,7 +137,7 @@ async def revoke(ctx: Context, event_id: str | None, key: str | None, reason: st
 SCOPES = [s.value for s in Scope]
 
 
-def _scopes(text: str) -> tuple[str, ...]:
+def parse_scopes(text: str) -> tuple[str, ...]:
     scopes = tuple(sorted({s.strip() for s in text.split(",") if s.strip()}))
     bad = [s for s in scopes if s not in SCOPES]
     if not scopes or bad:
@@ -197,7 +199,7 @@ async def delegate(
       aidnode delegate --generate li-phone.key --scopes post,pledge --name "Li's phone"
       aidnode delegate aid1… --scopes pledge --expires-at 1583020800000 --proof 5f0c…
     """
-    chosen = _scopes(scopes)
+    chosen = parse_scopes(scopes)
     if (key is None) == (generate is None):
         raise InputError("delegate", "give the operator KEY (with --proof) or --generate FILE")
     async with ctx.node() as node:
@@ -236,3 +238,137 @@ async def delegate(
         f"delegated {','.join(chosen)} to {encode_key(subject)} until "
         f"{expires_ms // DAY_MS - ctx.clock.now_ms() // DAY_MS} days from now{where}",
     )
+
+
+# -- what this node trusts ----------------------------------------------------------------------
+
+
+@cli.group("trust")
+def trust_group() -> None:
+    """See and adjust whom this node trusts (computed from endorsements; docs/trust.md)."""
+
+
+@trust_group.command("list")
+@click.option("--all", "everyone", is_flag=True, help="Also orgs this node does not accept.")
+@node_options
+@pass_context
+@run_async
+async def trust_list(ctx: Context, everyone: bool) -> None:
+    """List the groups this node accepts, as member or verifier, and those it knows of but
+    does not accept (--all), with how many of their events wait in quarantine.
+
+    \b
+    Example:
+      aidnode trust list --all
+    """
+    async with ctx.store() as (config, store):
+        keeper = await ctx.trust(config, store)
+        rows = await trust_rows(keeper, store, config)
+    if not everyone:
+        rows = [r for r in rows if r["standing"] or r["seed"]]
+
+    def text() -> None:
+        table = new_table("group", "fingerprint", "standing", "quarantined", "")
+        for row in rows:
+            notes = []
+            if row["seed"]:
+                notes.append("this node" if row["org"] == config.org else "pinned root")
+            if row["blocked"]:
+                notes.append("blocked")
+            table.add_row(
+                row["name"] or row["org"][:20] + "…",
+                row["fingerprint"],
+                row["standing"] or "not accepted",
+                str(row["quarantined"] or ""),
+                ", ".join(notes),
+            )
+        console().print(table)
+
+    emit(ctx, rows, text)
+
+
+@trust_group.command("explain")
+@click.argument("key", metavar="KEY")
+@node_options
+@pass_context
+@run_async
+async def trust_explain(ctx: Context, key: str) -> None:
+    """Explain why this node accepts a group (the endorsement paths and their capacities)
+    or why not (no path from a group it trusts, paths too long, capacity used up, blocked).
+
+    \b
+    Example:
+      aidnode trust explain aid1…
+    """
+    subject = parse_key("KEY", key)
+    async with ctx.store() as (config, store):
+        keeper = await ctx.trust(config, store)
+        explanation = await keeper.explain(subject)
+        names = await org_names(store)
+    emit(
+        ctx,
+        explanation.as_dict(),
+        lambda: click.echo("\n".join(explanation.describe(names))),
+    )
+
+
+async def _block(ctx: Context, key: str, block: bool) -> None:
+    subject = parse_key("KEY", key)
+    config = ctx.config()
+    running = running_node(ctx.home, config)
+    verb = "block" if block else "unblock"
+    if running is not None:  # the running node holds the trust state: it must do it
+        await api_call(
+            ctx.home, running, "POST", f"/api/v1/trust/{verb}", {"key": encode_key(subject)}
+        )
+    else:
+        async with ctx.store() as (config, store):
+            keeper = await ctx.trust(config, store)
+            if block:
+                await keeper.block(subject, ctx.home)
+            else:
+                await keeper.unblock(subject, ctx.home)
+    emit(
+        ctx,
+        {"key": encode_key(subject), "blocked": block},
+        lambda: click.echo(
+            f"{verb}ed {fingerprint(subject)} on this node"
+            + (
+                " (its events are no longer accepted here; other nodes decide for themselves)"
+                if block
+                else ""
+            )
+        ),
+    )
+
+
+@trust_group.command("block")
+@click.argument("key", metavar="KEY")
+@node_options
+@pass_context
+@run_async
+async def trust_block(ctx: Context, key: str) -> None:
+    """Stop accepting a group on this node, whoever endorses it (saved in config.toml, never
+    sent to other nodes). What it already published stays stored but its new events wait in
+    quarantine, and its endorsements stop counting here.
+
+    \b
+    Example:
+      aidnode trust block aid1…
+    """
+    await _block(ctx, key, True)
+
+
+@trust_group.command("unblock")
+@click.argument("key", metavar="KEY")
+@node_options
+@pass_context
+@run_async
+async def trust_unblock(ctx: Context, key: str) -> None:
+    """Undo `aidnode trust block`.
+
+    \b
+    Example:
+      aidnode trust unblock aid1…
+    """
+    await _block(ctx, key, False)
