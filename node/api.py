@@ -55,8 +55,8 @@ from node.operations import (
 )
 from node.presentation import record_json, summary_json
 from node.service import NodeService
-from node.status import gather_status, trust_rows
-from node.storage import RecordQuery
+from node.status import explanation_json, gather_status, trust_rows
+from node.storage import Outcome, RecordQuery
 from node.trust import TrustKeeper
 from protocol import Level, ProtocolError, Transport, Urgency, VerifyMethod
 from sync.views import Progress, Status
@@ -64,6 +64,7 @@ from sync.views import Progress, Status
 __all__ = ["API_PREFIX", "install"]
 
 API_PREFIX = "/api/v1"
+MAX_EVENTS_PER_REQUEST = 500
 SERVICE = web.AppKey("aidnode.service", NodeService)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -244,6 +245,15 @@ def _draft(kind: str, body: dict[str, Any], service: NodeService) -> RecordDraft
     )
 
 
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status.value,
+        "id": outcome.event_id.hex() if outcome.event_id else None,
+        "code": outcome.code.value if outcome.code else None,
+        "detail": outcome.detail,
+    }
+
+
 def _created(done: Done) -> web.Response:
     return web.json_response(done.as_dict(), status=201)
 
@@ -264,6 +274,7 @@ class LocalApi:
             web.get(f"{p}/status", guarded(self.status)),
             web.get(f"{p}/peers", guarded(self.peers)),
             web.post(f"{p}/sync", guarded(self.sync)),
+            web.post(f"{p}/events", guarded(self.post_events)),
             web.get(f"{p}/records", guarded(self.list_records)),
             web.get(f"{p}/records/{{id}}", guarded(self.get_record)),
             web.post(f"{p}/needs", guarded(self.post_need)),
@@ -294,7 +305,7 @@ class LocalApi:
 
     async def trust_explain(self, request: web.Request) -> web.Response:
         explanation = await self._trust().explain(parse_key("key", request.match_info["key"]))
-        return web.json_response(explanation.as_dict())
+        return web.json_response(explanation_json(explanation, await org_names(self.node.store)))
 
     async def trust_block(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -319,6 +330,22 @@ class LocalApi:
         now = self.node.clock.now_ms()
         states = await peer_states(self.node.store)
         return web.json_response([s.as_dict(now) for s in states])
+
+    async def post_events(self, request: web.Request) -> web.Response:
+        """Signed events in wire form (hex), stored exactly as if a peer had sent them (every
+        one verified; authors this node does not accept wait in quarantine) and pushed to the
+        peers at once. The CLI sends what it signs here while the node runs, so the running
+        node stays the database's only writer; tools holding a delegated key can too."""
+        body = await _body(request)
+        raw = body.get("events")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_EVENTS_PER_REQUEST:
+            raise InputError("events", f"give a list of 1…{MAX_EVENTS_PER_REQUEST} events (hex)")
+        try:
+            wires = [bytes.fromhex(item) for item in raw]
+        except (TypeError, ValueError):
+            raise InputError("events", "each event is its wire form in hex") from None
+        outcomes = await self.node.store.ingest(wires)
+        return web.json_response({"outcomes": [outcome_json(o) for o in outcomes]})
 
     async def sync(self, request: web.Request) -> web.Response:
         body = await _body(request)

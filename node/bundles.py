@@ -23,12 +23,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import msgpack
 
 from crypto import AidError
-from node.storage import OutcomeStatus, Store
+from node.storage import Outcome, OutcomeStatus, Store
 from protocol import encode
 from protocol.limits import MAX_EVENT_BYTES
 
@@ -242,8 +242,14 @@ class ImportReport:
         }
 
 
+class Ingests(Protocol):
+    """Where imported events go: a :class:`Store`, or the running node holding it."""
+
+    async def ingest(self, wires: Sequence[bytes]) -> list[Outcome]: ...
+
+
 async def import_bundle(
-    store: Store, wires: Sequence[bytes], *, on_batch: Callable[[int], None] | None = None
+    store: Ingests, wires: Sequence[bytes], *, on_batch: Callable[[int], None] | None = None
 ) -> ImportReport:
     """Ingest ``wires`` in batches through :meth:`Store.ingest` (the network's path)."""
     report = ImportReport(total=len(wires))

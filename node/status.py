@@ -19,13 +19,13 @@ from node.federation.peers import inbound_states, peer_states
 from node.home import Home, NodeConfig
 from node.lookup import org_names
 from node.storage import Store
-from node.trust import TrustKeeper
+from node.trust import TrustExplanation, TrustKeeper
 from protocol import Level
 
 if TYPE_CHECKING:  # the service imports the API, which imports this module
     from node.service import NodeService
 
-__all__ = ["gather_status", "set_fingerprint", "trust_rows"]
+__all__ = ["explanation_json", "gather_status", "set_fingerprint", "trust_rows"]
 
 
 def set_fingerprint(count: int, id_sum: int) -> str:
@@ -144,3 +144,9 @@ async def trust_rows(keeper: TrustKeeper, store: Store, config: NodeConfig) -> l
         )
     order = {"verifier": 0, "member": 1, None: 2}
     return sorted(rows, key=lambda r: (not r["seed"], order[r["standing"]], r["name"] or ""))
+
+
+def explanation_json(explanation: TrustExplanation, names: dict[bytes, str]) -> dict[str, Any]:
+    """``trust explain --json`` and ``GET /api/v1/trust/KEY``: the keeper's evidence, and the
+    same in sentences (``describe``)."""
+    return {**explanation.as_dict(), "describe": explanation.describe(names)}

@@ -8,6 +8,7 @@ those writes to its peers within a second.
 
 from node.cli import (  # noqa: F401  # each module attaches its commands to `cli`
     bundles,
+    demo,
     keys,
     match,
     peers,

@@ -10,6 +10,7 @@ from crypto import decode_key
 from node.bundles import export_bundle, import_bundle, read_bundle
 from node.cli.app import cli
 from node.cli.context import Context, emit, node_options, pass_context, run_async, warn
+from node.cli.local import RemoteIngest
 from node.cli.render import err_console, progress
 from node.inputs import parse_since
 
@@ -84,10 +85,17 @@ async def import_command(ctx: Context, file: str, salvage: bool) -> None:
       aidnode import /media/usb/hubei-2020-02-14.aidb
     """
     header, wires = read_bundle(Path(file), salvage=salvage)
-    async with ctx.store() as (_, store):
-        with progress(err_console()) as bar:
-            task = bar.add_task("importing", total=len(wires))
-            report = await import_bundle(store, wires, on_batch=lambda n: bar.advance(task, n))
+    running = ctx.running()
+    with progress(err_console()) as bar:
+        task = bar.add_task("importing", total=len(wires))
+        if running is not None:  # the running node stores them (and pushes them at once)
+            report = await import_bundle(
+                RemoteIngest(ctx.home, running), wires, on_batch=lambda n: bar.advance(task, n)
+            )
+        else:
+            async with ctx.store() as (config, store):
+                await ctx.trust(config, store)  # authors not accepted wait in quarantine
+                report = await import_bundle(store, wires, on_batch=lambda n: bar.advance(task, n))
     data = {"file": file, "from": header.name, **report.as_dict()}
 
     def text() -> None:

@@ -30,6 +30,7 @@ from crypto import (
     key_file_info,
     read_key_file,
 )
+from node.cli.local import RemoteNode, RunningNode, running_node
 from node.clock import SystemClock
 from node.home import Home, NodeConfig, resolve_home
 from node.inputs import InputError
@@ -122,11 +123,24 @@ class Context:
 
     # -- opening the node -----------------------------------------------------------------------
 
+    def running(self) -> RunningNode | None:
+        """The ``aidnode run`` process serving this home, if there is one."""
+        return running_node(self.home, self.config())
+
     @asynccontextmanager
     async def node(self) -> AsyncIterator[Node]:
-        """The node with its keys (asks for the passphrase): for commands that sign."""
-        self.config()  # "no node here" before asking for a passphrase
-        node = await Node.open(self.home, self.passphrase())
+        """The node with its keys (asks for the passphrase): for commands that sign.
+
+        While ``aidnode run`` serves this home, it is the database's only writer: what this
+        command signs is stored (and pushed) by it, through its local API (see
+        :class:`~node.cli.local.RemoteNode`); otherwise the command opens the node itself.
+        """
+        config = self.config()  # "no node here" before asking for a passphrase
+        running = running_node(self.home, config)
+        if running is not None:
+            node: Node = await RemoteNode.open(self.home, self.passphrase(), running, self.clock)
+        else:
+            node = await Node.open(self.home, self.passphrase())
         try:
             yield node
         finally:

@@ -1,23 +1,34 @@
 """Talking to ``aidnode run`` for the same home, when it is running.
 
-``aidnode run`` writes ``HOME/aidnode.pid`` ("pid port"). Commands that are better done by the
-running node itself (``sync``, a live ``status``) find it here and call its local API with the
-bearer token from ``HOME/api.token``.
+``aidnode run`` writes ``HOME/aidnode.pid`` ("pid port"). While it runs, it is the only
+process that writes events to the database: commands sign what they publish and hand it to
+the running node (:class:`RemoteNode`, :class:`RemoteIngest`), and ask it for what only it
+knows (``sync``, a live ``status``, trust decisions), through its local API with the bearer
+token from ``HOME/api.token``.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from crypto import SigningIdentity, read_key_file
 from node.errors import ConfigError
 from node.home import Home, NodeConfig
+from node.runtime import Node, Published
+from node.storage import Outcome, OutcomeStatus, Store
+from protocol import ReasonCode, Schema, sign_event
+from sync.clock import Clock
+from sync.hlc import HybridClock
 
-__all__ = ["RunningNode", "api_call", "running_node"]
+__all__ = ["RemoteIngest", "RemoteNode", "RunningNode", "api_call", "outcome_of", "running_node"]
+
+EVENTS_PER_CALL = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +106,73 @@ async def api_call(
         raise ConfigError(
             f"the running node (pid {running.pid}) does not answer on {running.url}: {exc}"
         ) from None
+
+
+def outcome_of(data: dict[str, Any]) -> Outcome:
+    """An :class:`Outcome` from the API's JSON (``node.api.outcome_json``)."""
+    return Outcome(
+        OutcomeStatus(data["status"]),
+        bytes.fromhex(data["id"]) if data.get("id") else None,
+        ReasonCode(data["code"]) if data.get("code") else None,
+        data.get("detail") or "",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteIngest:
+    """Ingest through the running node (``POST /api/v1/events``), batch by batch."""
+
+    home: Home
+    running: RunningNode
+
+    async def ingest(self, wires: Sequence[bytes]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for start in range(0, len(wires), EVENTS_PER_CALL):
+            batch = [wire.hex() for wire in wires[start : start + EVENTS_PER_CALL]]
+            reply = await api_call(
+                self.home, self.running, "POST", "/api/v1/events", {"events": batch}
+            )
+            outcomes += [outcome_of(item) for item in reply["outcomes"]]
+        return outcomes
+
+
+class RemoteNode(Node):
+    """This node's keys and a read-only view of its database, for a command run while
+    ``aidnode run`` serves the same home.
+
+    SQLite has one writer at a time and the running node keeps the database's state in
+    memory (its sync index, its trust); a second process writing events behind its back
+    would race it. So a command signs here, with the key only it holds, and the running node
+    stores each event through the same ingest path as a peer's, and pushes it at once.
+    """
+
+    def __init__(self, *args: Any, running: RunningNode, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.running = running
+        self.remote = RemoteIngest(self.home, running)
+
+    @classmethod
+    async def open(  # type: ignore[override]  # a different opener: needs the running node
+        cls, home: Home, passphrase: str | None, running: RunningNode, clock: Clock
+    ) -> RemoteNode:
+        config = home.load_config()
+        bundle = read_key_file(home.key_path, passphrase)
+        store = await Store.open(home.db_path, clock=clock, horizon_days=config.horizon_days)
+        node = cls(home, config, bundle, store, clock, running=running)
+        # Later than every stored event, as Node.open does, so an edit made now wins over
+        # edits already seen (last writer wins by hlc).
+        node.hlc = HybridClock(clock, last=await store.max_hlc())
+        return node
+
+    async def publish(
+        self,
+        kind: str,
+        body: Schema | dict[str, Any],
+        ref: bytes | None = None,
+        *,
+        signer: SigningIdentity | None = None,
+    ) -> Published:
+        event = sign_event(signer or self.signer, kind, self.hlc.now(), body, ref)
+        [outcome] = await self.remote.ingest([event.wire])
+        await self.store.catch_up()  # see what the running node stored
+        return Published(event, outcome)

@@ -9,6 +9,7 @@ import click
 
 from node.cli.app import cli
 from node.cli.context import Context, emit, node_options, pass_context, run_async, warn
+from node.cli.local import api_call
 from node.cli.render import console, new_table, quantity, relative, short
 from node.inputs import (
     InputError,
@@ -326,6 +327,14 @@ async def show(ctx: Context, record_id: str) -> None:
     Example:
       aidnode show 3fa9c2e1
     """
+    running = ctx.running()
+    if running is not None:  # it holds the trust state that decides "verified"
+        data = await api_call(ctx.home, running, "GET", f"/api/v1/records/{record_id}")
+        found_pledge = next(
+            (p["id"] for p in data["pledges"] if p["id"].startswith(record_id)), None
+        )
+        emit(ctx, data, lambda: _render_record(data, ctx.clock.now_ms(), found_pledge))
+        return
     async with ctx.store() as (config, store):
         found = await find_event(store, record_id, ("need", "offer", "pledge"))
         record = found.record or found.id
@@ -346,13 +355,8 @@ async def show(ctx: Context, record_id: str) -> None:
             verified_by=keeper.verified_by(view),
             opener=opener,
         )
-    emit(
-        ctx,
-        data,
-        lambda: _render_record(
-            data, ctx.clock.now_ms(), found.id if found.kind == "pledge" else None
-        ),
-    )
+    pledge = found.id.hex() if found.kind == "pledge" else None
+    emit(ctx, data, lambda: _render_record(data, ctx.clock.now_ms(), pledge))
 
 
 def _who(entry: dict[str, Any], key: str = "org") -> str:
@@ -367,7 +371,7 @@ def _sealed_text(field: dict[str, Any]) -> str:
     return f"[dim]sealed to {field['recipients']} groups (this node cannot open it)[/dim]"
 
 
-def _render_record(data: dict[str, Any], now: int, pledge: bytes | None) -> None:
+def _render_record(data: dict[str, Any], now: int, pledge: str | None) -> None:
     out = console()
     status = data["status"]
     colour = {"open": "green", "fulfilled": "blue", "withdrawn": "yellow"}.get(status, "red")
@@ -415,7 +419,7 @@ def _render_record(data: dict[str, Any], now: int, pledge: bytes | None) -> None
     if data["pledges"]:
         table = new_table("pledge", "by", "line", "qty", "delivered", "received", "when")
         for p in data["pledges"]:
-            marker = " ←" if pledge is not None and p["id"] == pledge.hex() else ""
+            marker = " ←" if p["id"] == pledge else ""
             table.add_row(
                 short(p["id"]) + marker,
                 _who(p) + (" (cancelled)" if p["cancelled"] else ""),

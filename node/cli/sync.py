@@ -220,4 +220,6 @@ async def sync(ctx: Context, url: str | None, timeout: float) -> None:
     if failed:
         first = failed[0]
         others = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        fail(f"sync failed with {first['url']}: {first['last_error']}{others}")
+        error = first["last_error"]
+        where = "" if error.startswith(first["url"]) else f"{first['url']}: "
+        fail(f"sync failed with {where}{error}{others}")

@@ -17,7 +17,7 @@ from crypto import (
 )
 from node.cli.app import cli
 from node.cli.context import Context, emit, node_options, pass_context, run_async
-from node.cli.local import api_call, running_node
+from node.cli.local import api_call
 from node.cli.records import report
 from node.cli.render import console, new_table, short
 from node.inputs import DAY_MS, InputError, parse_key, parse_when
@@ -25,7 +25,7 @@ from node.lookup import find_event, org_names
 from node.operations import Done, RefusedError, endorse
 from node.presentation import INEFFECTIVE_TEXT
 from node.runtime import Node
-from node.status import trust_rows
+from node.status import explanation_json, trust_rows
 from protocol import Level, RevokeReason, Scope
 
 __all__ = ["delegate", "endorse_command", "parse_scopes", "revoke", "trust_group"]
@@ -261,9 +261,14 @@ async def trust_list(ctx: Context, everyone: bool) -> None:
     Example:
       aidnode trust list --all
     """
-    async with ctx.store() as (config, store):
-        keeper = await ctx.trust(config, store)
-        rows = await trust_rows(keeper, store, config)
+    config = ctx.config()
+    running = ctx.running()
+    if running is not None:  # it holds the trust state
+        rows = await api_call(ctx.home, running, "GET", "/api/v1/trust")
+    else:
+        async with ctx.store() as (config, store):
+            keeper = await ctx.trust(config, store)
+            rows = await trust_rows(keeper, store, config)
     if not everyone:
         rows = [r for r in rows if r["standing"] or r["seed"]]
 
@@ -301,21 +306,19 @@ async def trust_explain(ctx: Context, key: str) -> None:
       aidnode trust explain aid1…
     """
     subject = parse_key("KEY", key)
-    async with ctx.store() as (config, store):
-        keeper = await ctx.trust(config, store)
-        explanation = await keeper.explain(subject)
-        names = await org_names(store)
-    emit(
-        ctx,
-        explanation.as_dict(),
-        lambda: click.echo("\n".join(explanation.describe(names))),
-    )
+    running = ctx.running()
+    if running is not None:  # it holds the trust state
+        data = await api_call(ctx.home, running, "GET", f"/api/v1/trust/{encode_key(subject)}")
+    else:
+        async with ctx.store() as (config, store):
+            keeper = await ctx.trust(config, store)
+            data = explanation_json(await keeper.explain(subject), await org_names(store))
+    emit(ctx, data, lambda: click.echo("\n".join(data["describe"])))
 
 
 async def _block(ctx: Context, key: str, block: bool) -> None:
     subject = parse_key("KEY", key)
-    config = ctx.config()
-    running = running_node(ctx.home, config)
+    running = ctx.running()
     verb = "block" if block else "unblock"
     if running is not None:  # the running node holds the trust state: it must do it
         await api_call(
