@@ -601,14 +601,13 @@ async def report_convergence(fed: DemoFederation, record: str, fingerprint: str)
     from node.cli.peers import peer_word
     from node.cli.render import relative
 
-    sync_table = _table("node", "peer", "state", "last success", "lag", "events in/out", "push")
+    sync_table = _table("node", "peer", "state", "last success", "lag", "push")
     for label, status in zip(fed.nodes, statuses, strict=True):
         for peer in status["peers"]:
             sync_table.add_row(
-                label, peer["name"] or peer["url"], peer_word(peer),
+                label, (peer["name"] or peer["url"])[:32], peer_word(peer),
                 relative(peer["last_success_ms"], status["now_ms"]),
                 "0" if peer["lag_ms"] == 0 else f"{peer['lag_ms']} ms",
-                f"{peer['events_in']}/{peer['events_out']}",
                 "open" if peer["stream_open"] else "reconnecting",
             )  # fmt: skip
     out.print(sync_table)

@@ -143,6 +143,10 @@ class Context:
             node = await Node.open(self.home, self.passphrase())
         try:
             yield node
+            if node.trust is not None:
+                # What this command signed (an endorsement, a delegation) may admit authors
+                # waiting in quarantine: promote them now, as a running node would at once.
+                await node.trust.refresh()
         finally:
             await node.close()
 
