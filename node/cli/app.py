@@ -20,6 +20,37 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# One line per command for `aidnode --help` (each command's own --help says more).
+SUMMARIES = {
+    "init": "Create this group's node: keys, configuration, database.",
+    "run": "Run the node: serve peers, sync, push (until Ctrl-C).",
+    "id": "Show the group's key and fingerprint, to give to other groups.",
+    "peer": "Add, list or remove the nodes this node syncs with.",
+    "need": "Post what your group needs (need add).",
+    "offer": "Post what your group can give (offer add).",
+    "list": "List needs and offers (filters: region, category, status…).",
+    "show": "Show one need or offer in full, with its history.",
+    "update": "Change one of your group's needs or offers.",
+    "withdraw": "Withdraw one of your group's needs or offers.",
+    "match": "Suggest offers that could meet open needs.",
+    "pledge": "Promise to give against a need (or take from an offer).",
+    "deliver": "Record goods sent against a pledge.",
+    "receive": "Record goods received against a pledge.",
+    "cancel": "Cancel one of your group's pledges.",
+    "verify": "Attest that a need or offer is genuine.",
+    "endorse": "Vouch for another group (member or verifier).",
+    "revoke": "Take back an endorsement or delegation, or revoke a key.",
+    "delegate": "Let an operator key act for your group.",
+    "trust": "See whom this node trusts and why; block a group.",
+    "key": "Rotate the group's key; keep the next key offline.",
+    "status": "How the node and its sync with each peer are doing.",
+    "sync": "Sync with peers now and show the outcome.",
+    "export": "Write signed events to a file (USB stick) for offline nodes.",
+    "import": "Import a bundle made by aidnode export.",
+    "demo": "Watch four real nodes on this machine tell the story.",
+}
+
+
 class _Group(click.Group):
     """Lists commands by topic, in the order of the operator guide."""
 
@@ -31,7 +62,7 @@ class _Group(click.Group):
         width = formatter.width - 6 - max(len(name) for name in self.commands)
         for title, names in SECTIONS:
             rows = [
-                (name, self.commands[name].get_short_help_str(width))
+                (name, SUMMARIES.get(name) or self.commands[name].get_short_help_str(width))
                 for name in names
                 if name in self.commands
             ]

@@ -122,7 +122,7 @@ def _record_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
-def _add_command(kind: str, example: str) -> Callable[..., Any]:
+def _add_command(kind: str, about: str, example: str) -> Callable[..., Any]:
     @_record_options
     @node_options
     @pass_context
@@ -169,7 +169,10 @@ def _add_command(kind: str, example: str) -> Callable[..., Any]:
             done = await post_record(node, draft)
         report(ctx, done, f"{kind} {short(done.event.id)} posted: {title}")
 
-    add.__doc__ = f"Post a new {kind}.\n\n\b\nExample:\n  {example}\n"
+    add.__doc__ = (
+        f"Post a new {kind}: what, how many, where, how urgent, how to reach you.\n\n"
+        f"{about}\n\n\b\nExample:\n{example}\n"
+    )
     return add
 
 
@@ -186,18 +189,23 @@ def offer() -> None:
 need.command("add")(
     _add_command(
         "need",
-        'aidnode need add --title "PPE for ward 3" '
-        '--line "N95 respirator:medical.ppe:2000:pieces" '
-        '--line "disposable protective suit:medical.ppe:500:pieces" --urgency 24h '
-        '--expires 14d --contact "Nurse Wang 027-8572-0000" --contact-sealed-to aid1…',
+        "Each --line is one item: ITEM:CATEGORY:QTY:UNIT. Every node shows how much of each "
+        "line is pledged, sent and received, so donors send what is still missing.",
+        '  aidnode need add --title "PPE for ward 3" \\\n'
+        '    --line "N95 respirator:medical.ppe:2000:pieces" \\\n'
+        '    --line "disposable protective suit:medical.ppe:500:pieces" \\\n'
+        "    --urgency 24h --expires 14d \\\n"
+        '    --contact "Nurse Wang 027-8572-0000" --contact-sealed-to aid1…',
     )
 )
 offer.command("add")(
     _add_command(
         "offer",
-        'aidnode offer add --title "Van and driver for supply runs in Wuhan" '
-        '--line "van for supply delivery:transport:20:trips" --urgency any '
-        '--contact "convoy dispatch, WeChat wh-convoy" --transport provided',
+        "Each --line is one item: ITEM:CATEGORY:QTY:UNIT (QTY may be 'unlimited'). Groups "
+        "that need it claim from it with `aidnode pledge OFFER-ID`.",
+        '  aidnode offer add --title "Van and driver for supply runs in Wuhan" \\\n'
+        '    --line "van for supply delivery:transport:20:trips" --urgency any \\\n'
+        '    --contact "convoy dispatch, WeChat wh-convoy" --transport provided',
     )
 )
 
