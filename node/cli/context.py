@@ -34,6 +34,7 @@ from node.cli.local import RemoteNode, RunningNode, running_node
 from node.clock import SystemClock
 from node.home import Home, NodeConfig, resolve_home
 from node.inputs import InputError
+from node.operations import Done
 from node.presentation import dumps
 from node.runtime import Node
 from node.storage import Store
@@ -46,7 +47,9 @@ __all__ = [
     "fail",
     "node_options",
     "pass_context",
+    "report",
     "run_async",
+    "warn",
 ]
 
 P = ParamSpec("P")
@@ -255,3 +258,10 @@ def node_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def report(ctx: Context, done: Done, sentence: str) -> None:
+    """The common ending of every command that signs one statement."""
+    for warning in done.warnings:
+        warn(warning)
+    emit(ctx, done.as_dict(), lambda: click.echo(sentence))

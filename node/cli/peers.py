@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from crypto import encode_key, fingerprint
+from crypto import fingerprint
 from node.cli.app import cli
 from node.cli.context import Context, emit, fail, node_options, pass_context, run_async, warn
 from node.cli.local import running_node
@@ -179,7 +179,3 @@ async def peer_list(ctx: Context) -> None:
         console().print(table)
 
     emit(ctx, peers, text)
-
-
-def org_text(org_hex: str | None) -> str:
-    return encode_key(bytes.fromhex(org_hex)) if org_hex else ""

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from node.cli.app import cli
-from node.cli.context import Context, node_options, pass_context, run_async
-from node.cli.records import report
+from node.cli.context import Context, node_options, pass_context, report, run_async
 from node.cli.render import short
 from node.inputs import parse_when
 from node.operations import cancel, deliver, pledge, receive, verify

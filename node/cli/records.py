@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from node.cli.app import cli
-from node.cli.context import Context, emit, node_options, pass_context, run_async, warn
+from node.cli.context import Context, emit, node_options, pass_context, report, run_async
 from node.cli.local import api_call
 from node.cli.render import console, new_table, quantity, relative, short
 from node.inputs import (
@@ -21,7 +21,6 @@ from node.inputs import (
 from node.lookup import find_event, org_names
 from node.operations import (
     ContactSpec,
-    Done,
     RecordDraft,
     post_record,
     update_record,
@@ -41,13 +40,6 @@ URGENCY_WORDS = {
     "1w": "within a week",
     "any": "anytime",
 }
-
-
-def report(ctx: Context, done: Done, sentence: str) -> None:
-    """The common ending of every command that signs one statement."""
-    for warning in done.warnings:
-        warn(warning)
-    emit(ctx, done.as_dict(), lambda: click.echo(sentence))
 
 
 def _record_options(function: Callable[..., Any]) -> Callable[..., Any]:

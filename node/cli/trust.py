@@ -16,9 +16,8 @@ from crypto import (
     write_key_file,
 )
 from node.cli.app import cli
-from node.cli.context import Context, emit, node_options, pass_context, run_async
+from node.cli.context import Context, emit, node_options, pass_context, report, run_async
 from node.cli.local import api_call
-from node.cli.records import report
 from node.cli.render import console, new_table, short
 from node.inputs import DAY_MS, InputError, parse_key, parse_when
 from node.lookup import find_event, org_names
