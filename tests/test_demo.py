@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -12,6 +14,13 @@ import pytest
 from tests.operator_support import AIDNODE, aidnode
 
 pytestmark = pytest.mark.slow
+
+
+def _demo_nodes() -> str:
+    """Pids of demo nodes still running (the demo runs them as `python -m node.cli`)."""
+    pattern = "node.cli --home (ward3|verifiers|convoy|shenzhen) run"
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+    return found.stdout.strip()
 
 
 def test_demo_converges_and_cleans_up() -> None:
@@ -39,6 +48,29 @@ def test_demo_converges_and_cleans_up() -> None:
         check=False,
     )
     assert leftover.stdout.strip() == ""
+
+
+def test_ctrl_c_stops_every_node_and_removes_the_files() -> None:
+    command = [AIDNODE, "demo"]
+    environment = {**os.environ, "NO_COLOR": "1"}
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    ) as demo:
+        assert demo.stdout is not None and demo.stderr is not None
+        directory = None
+        for line in demo.stdout:
+            found = re.search(r"\(in (/\S+aidnode-demo-\w+)\)", line)
+            if found:
+                directory = Path(found[1])
+            if "They peer" in line:  # four nodes are running
+                break
+        assert directory is not None and directory.exists()
+        demo.send_signal(signal.SIGINT)
+        demo.wait(30)
+        assert demo.returncode == 1
+        assert "demo interrupted; every node was stopped" in demo.stderr.read()
+    assert not directory.exists()
+    assert _demo_nodes() == ""
 
 
 def test_demo_help_says_what_it_does() -> None:
