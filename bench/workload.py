@@ -172,14 +172,14 @@ def build_workload(records: int, orgs: int = 20, *, seed: int = 0) -> Workload:
             profile["description"] = "Volunteer group. We answer messages every evening."
         plan(START_MS + orgs + index, who, "profile", profile, None)
         for endorser in rng.sample([i for i in range(orgs) if i != index], rng.randint(1, 2)):
-            body = {
+            endorsement: dict[str, Any] = {
                 "subject": who.public_key,
                 "name": names[index][:100],
                 "level": "verifier" if rng.random() < 0.2 else "member",
                 "max_depth": rng.randint(1, 3),
                 "expires": START_MS + 365 * DAY_MS,
             }
-            plan(START_MS + 2 * orgs + index, identities[endorser], "endorse", body, None)
+            plan(START_MS + 2 * orgs + index, identities[endorser], "endorse", endorsement, None)
 
     record_ms = START_MS + DAY_MS
     for _ in range(records):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "Event",
     "OpaqueBody",
     "decode_event",
+    "decode_events",
     "decode_stored",
     "event_id",
     "hlc_millis",
@@ -211,12 +213,8 @@ def _split_wire(wire: bytes) -> tuple[bytes, Any]:
     return outer[0], outer[1]
 
 
-def decode_event(wire: bytes, *, now_ms: int) -> Event:
-    """Decode and fully validate an event received from anywhere outside this node.
-
-    ``now_ms`` is the receiver's clock (Unix ms), injected so tests can pin it. Raises
-    :class:`ProtocolError`; every check that can fail cheaply runs before the signature.
-    """
+def _check_unsigned(wire: bytes, now_ms: int) -> Event:
+    """Every check but the signature: the cheap ones, run before any expensive work."""
     if type(wire) is not bytes:
         raise ProtocolError(ReasonCode.MALFORMED, "an event is a byte string")
     if len(wire) > MAX_EVENT_BYTES:
@@ -225,11 +223,47 @@ def decode_event(wire: bytes, *, now_ms: int) -> Event:
     event = _parse_payload(payload, sig)
     if event.hlc >> _HLC_LOGICAL_BITS > now_ms + MAX_CLOCK_AHEAD_MS:
         raise ProtocolError(ReasonCode.FUTURE_TIMESTAMP, "hlc more than 10 minutes ahead")
+    return event
+
+
+def _check_signature(event: Event) -> None:
     try:
-        verify(event.author, EVENT_DOMAIN, payload, sig)
+        verify(event.author, EVENT_DOMAIN, event.payload, event.sig)
     except SignatureError:
         raise ProtocolError(ReasonCode.BAD_SIGNATURE, "signature does not verify") from None
+
+
+def decode_event(wire: bytes, *, now_ms: int) -> Event:
+    """Decode and fully validate an event received from anywhere outside this node.
+
+    ``now_ms`` is the receiver's clock (Unix ms), injected so tests can pin it. Raises
+    :class:`ProtocolError`; every check that can fail cheaply runs before the signature.
+    """
+    event = _check_unsigned(wire, now_ms)
+    _check_signature(event)
     return event
+
+
+def decode_events(wires: Sequence[bytes], *, now_ms: int) -> list[Event | ProtocolError]:
+    """:func:`decode_event` over a batch: each wire's event, or the error that rejects it.
+
+    All the cheap checks of the whole batch run first, then the signatures of what passed:
+    garbage in a batch costs no signature work, and the two tight loops run measurably
+    faster than alternating them (the verification loop stays in libsodium's code).
+    """
+    results: list[Event | ProtocolError] = []
+    for wire in wires:
+        try:
+            results.append(_check_unsigned(wire, now_ms))
+        except ProtocolError as exc:
+            results.append(exc)
+    for index, item in enumerate(results):
+        if isinstance(item, Event):
+            try:
+                _check_signature(item)
+            except ProtocolError as exc:
+                results[index] = exc
+    return results
 
 
 def decode_stored(payload: bytes, sig: bytes) -> Event:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Protocol
 
 from protocol.codes import Ineffective, Kind
@@ -71,47 +72,49 @@ __all__ = [
 RECORD_KINDS = frozenset({Kind.NEED, Kind.OFFER})
 ON_RECORD = frozenset({Kind.UPDATE, Kind.WITHDRAW, Kind.PLEDGE, Kind.VERIFY})
 ON_PLEDGE = frozenset({Kind.CANCEL, Kind.DELIVER, Kind.RECEIPT})
-_SELF_CODE = {Kind.PLEDGE: Ineffective.SELF_PLEDGE, Kind.VERIFY: Ineffective.SELF_VERIFY}
-
-
-@dataclass(frozen=True, slots=True)
-class _Parties:
-    """Who is who for one role check."""
-
-    actor: bytes  # the org the event's author acts for
-    record_kind: str
-    record_org: bytes
-    pledge_org: bytes | None  # for events about a pledge
-
-
-def _giver(p: _Parties) -> bytes | None:
-    return p.pledge_org if p.record_kind == Kind.NEED else p.record_org
-
-
-def _receiver(p: _Parties) -> bytes | None:
-    return p.record_org if p.record_kind == Kind.NEED else p.pledge_org
-
-
-# One predicate per role of the kind table, and the code an event gets when it fails.
-_ROLE_RULES: dict[Role, tuple[Callable[[_Parties], bool], Ineffective]] = {
-    Role.RECORD_ORG: (lambda p: p.actor == p.record_org, Ineffective.NOT_RECORD_ORG),
-    Role.NOT_RECORD_ORG: (lambda p: p.actor != p.record_org, Ineffective.NOT_AUTHORISED),
-    Role.PLEDGE_ORG: (lambda p: p.actor == p.pledge_org, Ineffective.NOT_PLEDGE_ORG),
-    Role.GIVER: (lambda p: p.actor == _giver(p), Ineffective.NOT_GIVER),
-    Role.RECEIVER: (lambda p: p.actor == _receiver(p), Ineffective.NOT_RECEIVER),
+_SELF_CODE: dict[str, Ineffective] = {
+    Kind.PLEDGE: Ineffective.SELF_PLEDGE,
+    Kind.VERIFY: Ineffective.SELF_VERIFY,
 }
 
 
+# One predicate per role of the kind table (protocol/kinds.py), over (the org the author acts
+# for, the record's kind, the record's org, the pledge's org), and the code when it fails.
+_RolePredicate = Callable[[bytes, str, bytes, bytes | None], bool]
+_ROLE_RULES: dict[Role, tuple[_RolePredicate, Ineffective]] = {
+    Role.RECORD_ORG: (
+        lambda actor, kind, record, pledge: actor == record, Ineffective.NOT_RECORD_ORG
+    ),
+    Role.NOT_RECORD_ORG: (
+        lambda actor, kind, record, pledge: actor != record, Ineffective.NOT_AUTHORISED
+    ),
+    Role.PLEDGE_ORG: (
+        lambda actor, kind, record, pledge: actor == pledge, Ineffective.NOT_PLEDGE_ORG
+    ),
+    # The giving side of a pledge: the pledger on a need, the offering org on an offer.
+    Role.GIVER: (
+        lambda actor, kind, record, pledge: actor == (pledge if kind == Kind.NEED else record),
+        Ineffective.NOT_GIVER,
+    ),
+    # The receiving side: the needing org on a need, the claiming (pledging) org on an offer.
+    Role.RECEIVER: (
+        lambda actor, kind, record, pledge: actor == (record if kind == Kind.NEED else pledge),
+        Ineffective.NOT_RECEIVER,
+    ),
+}  # fmt: skip
+_SORT_KEY = attrgetter("hlc", "id")
+
+
 def _authorise(
-    event: Event, identity: Identity, record: Event, record_org: bytes, pledge_org: bytes | None
+    event: Event, identity: Identity, record_kind: str, record_org: bytes, pledge_org: bytes | None
 ) -> Acting | Ineffective:
     spec = KIND_SPECS[event.kind]
     acting = identity.resolve(event.author, event.hlc, spec.scope)
     if isinstance(acting, Ineffective):
         return acting
     allowed, code = _ROLE_RULES[spec.role]
-    if not allowed(_Parties(acting.org, record.kind, record_org, pledge_org)):
-        return _SELF_CODE.get(Kind(event.kind), code) if spec.role is Role.NOT_RECORD_ORG else code
+    if not allowed(acting.org, record_kind, record_org, pledge_org):
+        return _SELF_CODE.get(event.kind, code) if spec.role is Role.NOT_RECORD_ORG else code
     return acting
 
 
@@ -141,39 +144,27 @@ def fold_record(create: Event, related: Iterable[Event], identity: Identity) -> 
     body = create.body
     assert isinstance(body, RecordBody)
     acting = identity.resolve(create.author, create.hlc, Scope.POST)
-    base_lines = tuple(
-        LineState(
-            index=i,
-            item=line.item,
-            category=line.category,
-            unit=line.unit,
-            qty=None if line.unlimited else line.qty,
-            pledged=0,
-            delivered=0,
-            received=0,
-        )
-        for i, line in enumerate(body.lines)
+    fields: dict[str, Any] = {name: getattr(body, name) for name in _LWW_FIELDS}
+    quantities: tuple[int | None, ...] = tuple(
+        None if line.unlimited else line.qty for line in body.lines
     )
-    common: dict[str, Any] = {name: getattr(body, name) for name in _LWW_FIELDS}
     if isinstance(acting, Ineffective):
         return RecordView(
             id=create.id, kind=create.kind, org=None, author=create.author, hlc=create.hlc,
-            lines=base_lines, state=RecordState.VOID, updated_hlc=create.hlc,
-            sensitive=body.sensitive, void_reason=acting, **common,
+            lines=_lines(body, quantities, (), {}), state=RecordState.VOID,
+            updated_hlc=create.hlc, sensitive=body.sensitive, void_reason=acting, **fields,
         )  # fmt: skip
     org = acting.org
-    events = sorted(related, key=lambda e: e.sort_key)
+    kind = create.kind
+    line_count = len(body.lines)
     ignored: list[IgnoredEvent] = []
-    fields: dict[str, tuple[tuple[int, bytes], Any]] = {
-        name: (create.sort_key, value) for name, value in common.items()
-    }
-    quantities: tuple[tuple[int, bytes], tuple[int | None, ...]] = (
-        create.sort_key,
-        tuple(line.qty for line in base_lines),
-    )
+    versions: dict[str, tuple[int, bytes]] = {}  # field -> (hlc, id) of the value it holds
+    create_key = (create.hlc, create.id)
+    quantities_key = create_key
     withdrawal: Withdrawal | None = None
     pledges: dict[bytes, _PledgeTally] = {}
     attestations: list[Attestation] = []
+    on_pledges: list[Event] = []
     updated = create.hlc
 
     def ignore(event: Event, reason: Ineffective) -> None:
@@ -183,35 +174,39 @@ def fold_record(create: Event, related: Iterable[Event], identity: Identity) -> 
             )
         )
 
-    # Events on the record first, so every pledge is known before events about pledges.
-    for event in events:
+    # Events on the record first (in (hlc, id) order), so every pledge is known before the
+    # events about pledges.
+    for event in sorted(related, key=_SORT_KEY):
+        if event.kind in ON_PLEDGE:
+            on_pledges.append(event)
+            continue
         if event.kind not in ON_RECORD:
             continue
-        result = _authorise(event, identity, create, org, None)
+        result = _authorise(event, identity, kind, org, None)
         if isinstance(result, Ineffective):
             ignore(event, result)
             continue
         ebody = event.body
         if isinstance(ebody, UpdateBody):
-            if ebody.lines is not None and len(ebody.lines) != len(base_lines):
+            if ebody.lines is not None and len(ebody.lines) != line_count:
                 ignore(event, Ineffective.LINES_MISMATCH)
                 continue
+            key = (event.hlc, event.id)
             for name in _LWW_FIELDS:
                 value = getattr(ebody, name)
-                if value is not None and event.sort_key > fields[name][0]:
-                    fields[name] = (event.sort_key, value)
-            if ebody.lines is not None and event.sort_key > quantities[0]:
-                quantities = (
-                    event.sort_key,
-                    tuple(None if q.unlimited else q.qty for q in ebody.lines),
-                )
+                if value is not None and key > versions.get(name, create_key):
+                    fields[name] = value
+                    versions[name] = key
+            if ebody.lines is not None and key > quantities_key:
+                quantities = tuple(None if q.unlimited else q.qty for q in ebody.lines)
+                quantities_key = key
         elif isinstance(ebody, WithdrawBody):
             if withdrawal is None:  # events are sorted: the first is the earliest
                 withdrawal = Withdrawal(
                     id=event.id, author=event.author, hlc=event.hlc, reason=ebody.reason
                 )
         elif isinstance(ebody, PledgeBody):
-            if ebody.line >= len(base_lines):
+            if ebody.line >= line_count:
                 ignore(event, Ineffective.UNKNOWN_LINE)
                 continue
             pledges[event.id] = _PledgeTally(event, result.org)
@@ -222,16 +217,15 @@ def fold_record(create: Event, related: Iterable[Event], identity: Identity) -> 
                     method=ebody.method, note=ebody.note,
                 )
             )  # fmt: skip
-        updated = max(updated, event.hlc)
+        if event.hlc > updated:
+            updated = event.hlc
 
-    for event in events:
-        if event.kind not in ON_PLEDGE:
-            continue
+    for event in on_pledges:
         tally = pledges.get(event.ref or b"")
         if tally is None:  # the pledge itself has no effect
             ignore(event, Ineffective.WRONG_TARGET)
             continue
-        result = _authorise(event, identity, create, org, tally.org)
+        result = _authorise(event, identity, kind, org, tally.org)
         if isinstance(result, Ineffective):
             ignore(event, result)
             continue
@@ -242,34 +236,47 @@ def fold_record(create: Event, related: Iterable[Event], identity: Identity) -> 
             tally.received += ebody.qty
         else:
             tally.cancelled = True
-        updated = max(updated, event.hlc)
+        if event.hlc > updated:
+            updated = event.hlc
 
     pledge_states = tuple(_pledge_state(tally) for tally in pledges.values())
-    lines = tuple(
-        LineState(
-            index=line.index,
-            item=line.item,
-            category=line.category,
-            unit=line.unit,
-            qty=quantities[1][line.index],
-            pledged=sum(p.qty for p in pledge_states if p.line == line.index and not p.cancelled),
-            delivered=sum(p.delivered for p in pledge_states if p.line == line.index),
-            received=sum(p.received for p in pledge_states if p.line == line.index),
-        )
-        for line in base_lines
-    )
+    lines = _lines(body, quantities, pledge_states, pledges)
     if withdrawal is not None:
         state = RecordState.WITHDRAWN
     elif all(line.qty is not None and line.received >= line.qty for line in lines):
         state = RecordState.FULFILLED
     else:
         state = RecordState.OPEN
+    if len(ignored) > 1:
+        ignored.sort(key=_SORT_KEY)
     return RecordView(
-        id=create.id, kind=create.kind, org=org, author=create.author, hlc=create.hlc,
+        id=create.id, kind=kind, org=org, author=create.author, hlc=create.hlc,
         lines=lines, state=state, updated_hlc=updated, sensitive=body.sensitive,
         withdrawal=withdrawal, pledges=pledge_states, verifications=tuple(attestations),
-        ignored=tuple(sorted(ignored, key=lambda i: (i.hlc, i.id))),
-        **{name: value for name, (_, value) in fields.items()},
+        ignored=tuple(ignored), **fields,
+    )  # fmt: skip
+
+
+def _lines(
+    body: RecordBody,
+    quantities: tuple[int | None, ...],
+    pledge_states: tuple[PledgeState, ...],
+    tallies: dict[bytes, _PledgeTally],
+) -> tuple[LineState, ...]:
+    """Each line with its totals, in one pass over the pledges."""
+    count = len(body.lines)
+    pledged, delivered, received = [0] * count, [0] * count, [0] * count
+    for pledge in pledge_states:
+        if not pledge.cancelled:
+            pledged[pledge.line] += pledge.qty
+        delivered[pledge.line] += pledge.delivered
+        received[pledge.line] += pledge.received
+    return tuple(
+        LineState(
+            index=i, item=line.item, category=line.category, unit=line.unit,
+            qty=quantities[i], pledged=pledged[i], delivered=delivered[i], received=received[i],
+        )
+        for i, line in enumerate(body.lines)
     )  # fmt: skip
 
 
@@ -480,9 +487,7 @@ class Ledger:
 
     def _rebuild_identity(self, changes: Changes) -> None:
         before = self.identity.facts()
-        self.identity = build_identity(
-            e for e in self.events.values() if e.kind in IDENTITY_KINDS
-        )
+        self.identity = build_identity(e for e in self.events.values() if e.kind in IDENTITY_KINDS)
         after = self.identity.facts()
         changed_keys = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
         changes.identity = True

@@ -21,30 +21,45 @@ Rules of the state machine -- the whole of it is the three tables below:
 
 Fingerprints and id hashes are keyed with a per-session random salt chosen by the initiator and
 sent in every query, so nobody can grind events whose fingerprints or 8-byte id hashes collide
-with a session's in advance -- negentropy's are unkeyed (docs/reconciliation.md §4).
+with a session's in advance -- negentropy's are unkeyed (docs/reconciliation.md §4). Where the
+initiator holds the responder's fingerprint of a range it lists, it sends 4-byte hashes and
+checks the answer against that fingerprint, asking again with 8 bytes if a collision hid a key.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
-from typing import Protocol
 
 from crypto.errors import AidError
 from protocol.codes import ReasonCode
 from protocol.errors import ProtocolError
-from sync.fingerprint_index import ID_SUM_MODULUS
+from sync.fingerprint_index import ID_SUM_MODULUS, id_sum_of
+from sync.range_store import (
+    LOWEST_BOUND,
+    RangeStore,
+    RankCache,
+    child_ranks,
+    id_hash,
+    range_fingerprint,
+    set_fingerprint,
+)
+from sync.reconcile_tuning import (
+    DEFAULT_LIMITS,
+    DEFAULT_TUNING,
+    Limits,
+    Tuning,
+    initial_split,
+    round_trip_bound,
+)
 from sync.reconcile_wire import (
-    FINGERPRINT_BYTES,
     ID_BYTES,
-    ID_HASH_BYTES,
     INFINITY,
-    MIN_FRAME_BYTES,
     REPLY_HEADER,
     SALT_BYTES,
+    SHORT_HASH_BYTES,
     Bound,
     Defer,
     Entry,
@@ -53,6 +68,7 @@ from sync.reconcile_wire import (
     Ids,
     MessageWriter,
     Mode,
+    ShortIdList,
     Skip,
     parse_query,
     parse_reply,
@@ -60,6 +76,8 @@ from sync.reconcile_wire import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TUNING",
     "INITIATOR",
     "RESPONDER",
     "SESSION",
@@ -69,77 +87,11 @@ __all__ = [
     "SessionOrderError",
     "SessionState",
     "Tuning",
+    "initial_split",
     "respond",
     "round_trip_bound",
     "set_fingerprint",
 ]
-
-
-class RangeStore(Protocol):
-    """What reconciliation reads from a replica's set: ranks over keys in ``(hlc, id)`` order.
-
-    :class:`sync.fingerprint_index.FingerprintIndex` implements it in O(log n) a call.
-    """
-
-    def __len__(self) -> int: ...
-
-    def rank(self, bound: tuple[int, bytes]) -> int:
-        """How many keys are strictly below ``bound`` (hlc may be 2**64: above all keys)."""
-        ...
-
-    def key_at(self, rank: int) -> tuple[int, bytes]:
-        """The key of rank ``rank``, 0 <= rank < len."""
-        ...
-
-    def prefix_id_sum(self, rank: int) -> int:
-        """Sum of the ``rank`` lowest ids as little-endian ints, modulo 2**256 - 1."""
-        ...
-
-    def keys(self, start: int, stop: int) -> Sequence[tuple[int, bytes]]:
-        """The keys of ranks ``start`` to ``stop - 1``, ascending."""
-        ...
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Limits:
-    """Hard bounds, the same on both sides of the wire by default.
-
-    ``max_frame_bytes`` caps every message a side sends or accepts (a query also asks for
-    replies no larger). ``max_rounds`` is how many replies an initiator takes before giving
-    up on a peer that never converges. ``max_reply_work`` caps a responder's work per reply
-    (units: ids hashed or listed; a fingerprint counts 40), after which it defers the rest.
-    """
-
-    max_frame_bytes: int = 64 * 1024
-    max_rounds: int = 4096
-    max_reply_work: int = 400_000
-
-    def __post_init__(self) -> None:
-        if self.max_frame_bytes < MIN_FRAME_BYTES:
-            raise ValueError(f"max_frame_bytes must be at least {MIN_FRAME_BYTES}")
-        if self.max_rounds < 1 or self.max_reply_work < 1:
-            raise ValueError("limits must be positive")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tuning:
-    """Local choices that shape cost, not correctness (docs/reconciliation.md §6 has the runs
-    that chose the defaults). Peers need not agree on them."""
-
-    initial_split: int = 16  # ranges in the first query
-    branching: int = 4  # children of a differing range
-    id_list_max: int = 16  # initiator lists a differing range of at most this many ids
-    leaf_size: int = 8  # responder splits small ranges into children of at most this many
-    ids_max: int = 2  # responder sends its full ids for a differing range this small
-    max_hashed: int = 4096  # responder hashes at most this many ids to answer one id list
-
-    def __post_init__(self) -> None:
-        if self.initial_split < 1 or self.branching < 2:
-            raise ValueError("initial_split >= 1 and branching >= 2")
-        if not 1 <= self.leaf_size <= self.id_list_max <= 64:
-            raise ValueError("1 <= leaf_size <= id_list_max <= 64")
-        if self.ids_max < 0 or self.max_hashed < self.id_list_max:
-            raise ValueError("ids_max >= 0 and max_hashed >= id_list_max")
 
 
 class SessionOrderError(AidError):
@@ -196,6 +148,8 @@ RESPONDER: dict[tuple[Mode, Holding], Action] = {
     (Mode.FINGERPRINT, Holding.MANY): Action.SPLIT,
     (Mode.ID_LIST, Holding.LISTED): Action.SEND_IDS,
     (Mode.ID_LIST, Holding.LISTED_MANY): Action.SPLIT,  # bounds hashing work per id list
+    (Mode.SHORT_ID_LIST, Holding.LISTED): Action.SEND_IDS,  # whole, or split if it never fits
+    (Mode.SHORT_ID_LIST, Holding.LISTED_MANY): Action.SPLIT,
 }
 
 INITIATOR: dict[tuple[Mode, Holding], Action] = {
@@ -203,88 +157,15 @@ INITIATOR: dict[tuple[Mode, Holding], Action] = {
     (Mode.FINGERPRINT, Holding.SAME): Action.SKIP,
     (Mode.FINGERPRINT, Holding.FEW): Action.QUEUE_LIST,  # n <= id_list_max
     (Mode.FINGERPRINT, Holding.MANY): Action.QUEUE_SPLIT,
-    (Mode.IDS, Holding.LISTED): Action.RECORD_IDS,
+    (Mode.IDS, Holding.LISTED): Action.RECORD_IDS,  # and verify a short list's answer
     (Mode.DEFER, Holding.ANY): Action.REQUEUE,
 }
 
-_LOWEST = Bound(hlc=0)  # the lower end of the first range: (0, zero id)
 _FINGERPRINT_WORK = 40  # a fingerprint costs about as much as hashing 40 ids
 _REPLY_RESERVE = 48  # room kept for a closing SKIP (longest bound) and DEFER
 _QUERY_RESERVE = 48  # room kept for the closing SKIP to infinity
 _ENTRY_ESTIMATE = 12  # a FINGERPRINT range is ~1 + 2-3 + 8 bytes on the wire
 _IDS_OVERHEAD = 100  # a pending skip, head, longest bound and counts around an IDS range
-
-
-def _range_fingerprint(salt: bytes, count: int, id_sum: int) -> bytes:
-    # negentropy hashes (sum, count) too; keying the hash with the session salt is ours.
-    data = count.to_bytes(8, "little") + id_sum.to_bytes(32, "little")
-    return hashlib.blake2b(
-        data, digest_size=FINGERPRINT_BYTES, key=salt, person=b"aidnode/rfp/v1"
-    ).digest()
-
-
-def _id_hash(salt: bytes, item_id: bytes) -> bytes:
-    return hashlib.blake2b(
-        item_id, digest_size=ID_HASH_BYTES, key=salt, person=b"aidnode/rid/v1"
-    ).digest()
-
-
-def set_fingerprint(store: RangeStore) -> bytes:
-    """A 16-byte digest of the whole set (unkeyed): equal on two replicas iff in sync.
-
-    For the "in sync" flag shown per peer; it is not used on the reconciliation wire.
-    """
-    count = len(store)
-    data = count.to_bytes(8, "little") + store.prefix_id_sum(count).to_bytes(32, "little")
-    return hashlib.blake2b(data, digest_size=16, person=b"aidnode/set/v1").digest()
-
-
-def round_trip_bound(count: int, tuning: Tuning = Tuning()) -> int:
-    """Round trips a session takes on a set of ``count`` keys when the two sets differ in a
-    few keys (at most ``id_list_max - leaf_size`` in any one range) and no frame fills.
-
-    Every round trip divides the ranges still differing by ``branching`` twice (once per
-    side), from ``count / initial_split``, until the responder can cut them to ``leaf_size``
-    or the initiator can list them; one more round trip settles the lists. So the bound is
-    ``2 + ceil(log_{b²}(count / (initial_split · b · leaf_size)))``: O(log count).
-    """
-    if count <= tuning.id_list_max:
-        return 1
-    size = -(-count // tuning.initial_split)
-    rounds = 1
-    while True:
-        if size <= tuning.branching * tuning.leaf_size or size <= tuning.id_list_max:
-            return rounds + 1
-        size = -(-size // tuning.branching)
-        if size <= tuning.id_list_max:
-            return rounds + 1
-        size = -(-size // tuning.branching)
-        rounds += 1
-
-
-class _RankCache:
-    """Ranks and prefix sums of the bounds of consecutive ranges, each computed once."""
-
-    __slots__ = ("_bound", "_rank", "_store", "_sum")
-
-    def __init__(self, store: RangeStore) -> None:
-        self._store = store
-        self._bound = _LOWEST
-        self._rank = 0
-        self._sum = 0
-
-    def at(self, bound: Bound) -> tuple[int, int]:
-        if bound != self._bound:
-            self._bound = bound
-            self._rank = len(self._store) if bound == INFINITY else self._store.rank(bound.key)
-            self._sum = self._store.prefix_id_sum(self._rank)
-        return self._rank, self._sum
-
-
-def _child_ranks(start: int, stop: int, parts: int) -> list[int]:
-    count = stop - start
-    parts = max(1, min(parts, count))
-    return [start + count * index // parts for index in range(1, parts + 1)]
 
 
 class _ReplyBuilder:
@@ -299,6 +180,9 @@ class _ReplyBuilder:
 
     def room(self) -> int:
         return self._budget - _REPLY_RESERVE - len(self.writer)
+
+    def room_when_empty(self) -> int:
+        return self._budget - _REPLY_RESERVE - len(REPLY_HEADER)
 
     def skip(self, upper: Bound) -> None:
         self._skip_to = upper
@@ -339,8 +223,8 @@ class _Responder:
         self._work_limit = limits.max_reply_work
 
     def run(self, entries: Sequence[Entry]) -> bytes:
-        ranks = _RankCache(self._store)
-        lower = _LOWEST
+        ranks = RankCache(self._store)
+        lower = LOWEST_BOUND
         for entry in entries:
             if self._work > self._work_limit:
                 return self._out.finish(deferred=True)
@@ -352,11 +236,11 @@ class _Responder:
             if isinstance(entry, Fingerprint):
                 self._work += _FINGERPRINT_WORK
                 id_sum = (upper_sum - lower_sum) % ID_SUM_MODULUS
-                if _range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
+                if range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
                     holding = Holding.SAME
                 else:
                     holding = Holding.FEW if count <= self._tuning.ids_max else Holding.MANY
-            elif isinstance(entry, IdList):
+            elif isinstance(entry, IdList | ShortIdList):
                 hashes = entry.hashes
                 many = hashes and count > self._tuning.max_hashed
                 holding = Holding.LISTED_MANY if many else Holding.LISTED
@@ -369,47 +253,56 @@ class _Responder:
             elif action is Action.SPLIT:
                 done = self._split(lower_rank, lower_sum, upper, upper_rank)
             else:
-                done = self._send_ids(lower_rank, upper, upper_rank, hashes)
+                short = isinstance(entry, ShortIdList)
+                done = self._send_ids(lower_rank, lower_sum, upper, upper_rank, hashes, short)
             if not done:
                 return self._out.finish(deferred=True)
             lower = upper
         return self._out.finish(deferred=False)
 
-    def _split(self, start: int, start_sum: int, upper: Bound, stop: int) -> bool:
+    def _split(
+        self, start: int, start_sum: int, upper: Bound, stop: int, *, least: int = 1
+    ) -> bool:
         store, tuning = self._store, self._tuning
         count = stop - start
         parts = tuning.branching
         if count <= tuning.branching * tuning.leaf_size:
             # Land the children at leaf size, so the initiator can list them next: this is
             # what keeps the round trips at the bound round_trip_bound() states.
-            parts = -(-count // tuning.leaf_size)
+            parts = max(least, -(-count // tuning.leaf_size))
         previous, previous_sum = start, start_sum
-        for rank in _child_ranks(start, stop, parts):
+        for rank in child_ranks(start, stop, parts):
             child_upper = (
                 upper if rank == stop else Bound.between(store.key_at(rank - 1), store.key_at(rank))
             )
             rank_sum = store.prefix_id_sum(rank)
             id_sum = (rank_sum - previous_sum) % ID_SUM_MODULUS
             self._work += _FINGERPRINT_WORK
-            fingerprint = _range_fingerprint(self._salt, rank - previous, id_sum)
+            fingerprint = range_fingerprint(self._salt, rank - previous, id_sum)
             if not self._out.put(Fingerprint(upper=child_upper, fingerprint=fingerprint)):
                 return False
             previous, previous_sum = rank, rank_sum
         return True
 
     def _send_ids(
-        self, start: int, upper: Bound, stop: int, hashes: tuple[bytes, ...] | None
+        self,
+        start: int,
+        start_sum: int,
+        upper: Bound,
+        stop: int,
+        hashes: tuple[bytes, ...] | None,
+        short: bool,
     ) -> bool:
         store = self._store
         lacks: tuple[bool, ...] = ()
         if hashes:
             keys = store.keys(start, stop)
             self._work += len(keys)
-            # Own keys whose hashes collide (2**-64 a pair) would merge here; harmless odds.
-            mine = {_id_hash(self._salt, key[1]): key for key in keys}
-            listed = set(hashes)
-            lacks = tuple(item not in mine for item in hashes)
-            missing = [key for item, key in mine.items() if item not in listed]
+            size = len(hashes[0])
+            own = [id_hash(self._salt, key[1])[:size] for key in keys]
+            held, listed = set(own), set(hashes)
+            lacks = tuple(item not in held for item in hashes)
+            missing = [key for item, key in zip(own, keys, strict=True) if item not in listed]
             complete = True
         else:
             # Nothing listed: every key here is missing there. Read only what can fit.
@@ -420,9 +313,17 @@ class _Responder:
         ids = tuple(key[1] for key in missing)
         if complete and self._out.put(Ids(upper=upper, ids=ids, lacks=lacks)):
             return True
+        extra = _IDS_OVERHEAD + len(lacks) // 8
+        if short:
+            # A short list is answered whole, so the initiator can verify the answer: defer
+            # it to an emptier reply, or, if it could never fit, split so it is listed again
+            # in smaller parts.
+            if len(ids) * ID_BYTES + extra <= self._out.room_when_empty():
+                return False
+            return self._split(start, start_sum, upper, stop, least=2)
         # Too many for the frame: send those that fit, up to a bound just after the last one
         # sent; the DEFER that follows makes the initiator ask again from there.
-        fit = (self._out.room() - _IDS_OVERHEAD - len(lacks) // 8) // ID_BYTES
+        fit = (self._out.room() - extra) // ID_BYTES
         if fit < 1 or len(missing) <= fit:
             return False
         last = missing[fit - 1]
@@ -436,13 +337,19 @@ def _mode(entry: Entry) -> Mode:
         return Mode.FINGERPRINT
     if isinstance(entry, IdList):
         return Mode.ID_LIST
+    if isinstance(entry, ShortIdList):
+        return Mode.SHORT_ID_LIST
     if isinstance(entry, Ids):
         return Mode.IDS
     return Mode.DEFER if isinstance(entry, Defer) else Mode.SKIP
 
 
 def respond(
-    store: RangeStore, message: bytes, *, limits: Limits = Limits(), tuning: Tuning = Tuning()
+    store: RangeStore,
+    message: bytes,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> bytes:
     """The responder's whole job: answer one query from ``store``; keeps no state.
 
@@ -465,6 +372,7 @@ class _Work:
     upper: Bound
     ask: _Ask
     parts: int = 0  # children when split; 0 means Tuning.branching
+    their_fingerprint: bytes | None = None  # the responder's, when it sent one for the range
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +381,7 @@ class _Sent:
     upper: Bound
     mode: Mode
     listed: tuple[tuple[int, bytes], ...] = ()
+    their_fingerprint: bytes | None = None
 
 
 class Initiator:
@@ -490,8 +399,8 @@ class Initiator:
         self,
         store: RangeStore,
         *,
-        limits: Limits = Limits(),
-        tuning: Tuning = Tuning(),
+        limits: Limits = DEFAULT_LIMITS,
+        tuning: Tuning = DEFAULT_TUNING,
         salt: bytes | None = None,
     ) -> None:
         if salt is not None and len(salt) != SALT_BYTES:
@@ -505,6 +414,7 @@ class Initiator:
         self._sent: list[_Sent] = []
         self._have: set[bytes] = set()
         self._need: set[bytes] = set()
+        self._scanned = 0  # keys read to settle ranges the responder answered with all its ids
         self._differ_rate = 1.0
         self.rounds = 0  # replies received
         self.bytes_sent = 0
@@ -542,7 +452,8 @@ class Initiator:
     def initial_message(self) -> bytes:
         """The first query. Raises :class:`SessionOrderError` unless the session is READY."""
         self._expect(_SessionEvent.SEND_FIRST)
-        self._queue = [_Work(_LOWEST, INFINITY, _Ask.DIFFERS, self._tuning.initial_split)]
+        split = initial_split(len(self._store), self._tuning)
+        self._queue = [_Work(LOWEST_BOUND, INFINITY, _Ask.DIFFERS, split)]
         message = self._next_query()
         assert message is not None  # a non-empty queue always yields a query
         self._fire(_SessionEvent.SEND_FIRST)
@@ -575,11 +486,12 @@ class Initiator:
 
     def _absorb(self, entries: Sequence[Entry]) -> None:
         store, tuning = self._store, self._tuning
-        ranks = _RankCache(store)
-        listed = {sent.lower.key: sent for sent in self._sent if sent.mode is Mode.ID_LIST}
+        ranks = RankCache(store)
+        lists = (Mode.ID_LIST, Mode.SHORT_ID_LIST)
+        listed = {sent.lower.key: sent for sent in self._sent if sent.mode in lists}
         found: list[_Work] = []
         same = differ = 0
-        lower = _LOWEST
+        lower = LOWEST_BOUND
         for entry in entries:
             upper = entry.upper
             mode = _mode(entry)
@@ -589,7 +501,7 @@ class Initiator:
                 upper_rank, upper_sum = ranks.at(upper)
                 count = upper_rank - lower_rank
                 id_sum = (upper_sum - lower_sum) % ID_SUM_MODULUS
-                if _range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
+                if range_fingerprint(self._salt, count, id_sum) == entry.fingerprint:
                     holding = Holding.SAME
                     same += 1
                 else:
@@ -599,10 +511,13 @@ class Initiator:
                 holding = Holding.LISTED
             action = INITIATOR[(mode, holding)]
             if action is Action.QUEUE_LIST or action is Action.QUEUE_SPLIT:
-                found.append(_Work(lower, upper, _Ask.DIFFERS))
+                assert isinstance(entry, Fingerprint)
+                found.append(_Work(lower, upper, _Ask.DIFFERS, 0, entry.fingerprint))
             elif action is Action.RECORD_IDS:
                 assert isinstance(entry, Ids)
-                self._record(lower, entry, listed.get(lower.key))
+                retry = self._record(lower, entry, listed.get(lower.key))
+                if retry is not None:
+                    found.append(retry)
             elif action is Action.REQUEUE:
                 found.extend(self._requeue(lower))
             lower = upper
@@ -613,27 +528,59 @@ class Initiator:
         if same + differ:
             self._differ_rate = differ / (same + differ)
 
-    def _record(self, lower: Bound, entry: Ids, sent: _Sent | None) -> None:
-        if sent is not None:
-            if entry.upper.key > sent.upper.key or len(entry.lacks) != len(sent.listed):
-                raise ProtocolError(ReasonCode.MALFORMED, "ids do not answer the id list sent")
-            for key, lacking in zip(sent.listed, entry.lacks, strict=True):
-                if lacking:
-                    self._have.add(key[1])
-            listed_ids = {key[1] for key in sent.listed}
-            self._need.update(item for item in entry.ids if item not in listed_ids)
-            return
-        if entry.lacks:
-            raise ProtocolError(ReasonCode.MALFORMED, "a bitfield for a range not listed")
-        store = self._store
-        start = store.rank(lower.key)
-        stop = len(store) if entry.upper == INFINITY else store.rank(entry.upper.key)
-        mine = {key[1] for key in store.keys(start, stop)}
-        theirs = set(entry.ids)
-        self._have.update(mine - theirs)
-        self._need.update(theirs - mine)
+    def _record(self, lower: Bound, entry: Ids, sent: _Sent | None) -> _Work | None:
+        """Add what ``entry`` tells to have/need; the range to ask again if it did not add up.
+
+        What an IDS range says is always true (a set bit means the responder has no key with
+        that hash); a 4-byte collision can only hide a key. So a short list's answer is
+        checked against the responder's fingerprint of the range: the keys it kept plus the
+        ids it sent must be its whole range, or the range is asked again with 8-byte hashes.
+        """
+        if sent is None:
+            if entry.lacks:
+                raise ProtocolError(ReasonCode.MALFORMED, "a bitfield for a range not listed")
+            store = self._store
+            start = store.rank(lower.key)
+            stop = len(store) if entry.upper == INFINITY else store.rank(entry.upper.key)
+            # Honest replies make each key be read here at most once a session; a peer that
+            # keeps answering big ranges this way is cut off before it costs more than that.
+            self._scanned += stop - start
+            if self._scanned > 2 * len(store) + 4096:
+                raise ProtocolError(ReasonCode.TOO_LARGE, "replies cover the set again and again")
+            mine = {key[1] for key in store.keys(start, stop)}
+            theirs = set(entry.ids)
+            self._have.update(mine - theirs)
+            self._need.update(theirs - mine)
+            return None
+        short = sent.mode is Mode.SHORT_ID_LIST
+        if (
+            entry.upper.key > sent.upper.key
+            or (short and entry.upper != sent.upper)
+            or len(entry.lacks) != len(sent.listed)
+        ):
+            raise ProtocolError(ReasonCode.MALFORMED, "ids do not answer the id list sent")
+        kept: list[bytes] = []
+        for key, lacking in zip(sent.listed, entry.lacks, strict=True):
+            if lacking:
+                self._have.add(key[1])
+            else:
+                kept.append(key[1])
+        listed_ids = {key[1] for key in sent.listed}
+        sent_ids = {item for item in entry.ids if item not in listed_ids}
+        self._need.update(sent_ids)
+        if not short or sent.their_fingerprint is None:
+            return None
+        answer = kept + list(sent_ids)
+        check = range_fingerprint(self._salt, len(answer), id_sum_of(answer))
+        if check == sent.their_fingerprint:
+            return None
+        return _Work(lower, sent.upper, _Ask.DIFFERS)
 
     def _requeue(self, lower: Bound) -> list[_Work]:
+        # A responder always answers the first range it is asked about (at least one id of
+        # it, if partial), so a DEFER there is a peer that stalls, not one that is busy.
+        if self._sent and lower.key <= self._sent[0].lower.key:
+            raise ProtocolError(ReasonCode.MALFORMED, "a reply must answer its first range")
         again: list[_Work] = []
         for sent in self._sent:
             if sent.upper.key > lower.key:
@@ -647,22 +594,29 @@ class Initiator:
             return None
         frame = self._limits.max_frame_bytes
         writer = MessageWriter(query_header(self._salt, frame))
-        ranks = _RankCache(self._store)
-        position = _LOWEST
+        ranks = RankCache(self._store)
+        position = LOWEST_BOUND
         reply_estimate = 0
         sent: list[_Sent] = []
         taken = 0
         for work in self._queue:
             entries = self._entries_for(work, ranks)
             mark = writer.mark()
-            if work.lower.key > position.key:
-                writer.add(Skip(upper=work.lower))
-            estimate = 0
-            for entry, _ in entries:
-                writer.add(entry)
-                estimate += self._reply_estimate(entry)
-            too_big = len(writer) > frame - _QUERY_RESERVE or reply_estimate + estimate > frame
-            if taken and too_big:
+            while True:
+                if work.lower.key > position.key:
+                    writer.add(Skip(upper=work.lower))
+                estimate = 0
+                for entry, _ in entries:
+                    writer.add(entry)
+                    estimate += self._reply_estimate(entry)
+                overfull = len(writer) > frame - _QUERY_RESERVE
+                if taken or not overfull:
+                    break
+                # The first range must go out, so it is cut coarser until it fits a small
+                # frame (two fingerprints always do: MIN_FRAME_BYTES allows for that).
+                writer.rollback(mark)
+                entries = self._entries_for(work, ranks, parts=max(2, len(entries) // 2))
+            if taken and (overfull or reply_estimate + estimate > frame):
                 writer.rollback(mark)
                 break
             sent.extend(record for _, record in entries)
@@ -678,27 +632,37 @@ class Initiator:
         return message
 
     def _reply_estimate(self, entry: Entry) -> int:
-        if isinstance(entry, IdList):
+        if isinstance(entry, IdList | ShortIdList):
             return 48 + len(entry.hashes) // 8
         return 2 + int(self._differ_rate * self._tuning.branching * _ENTRY_ESTIMATE)
 
-    def _entries_for(self, work: _Work, ranks: _RankCache) -> list[tuple[Entry, _Sent]]:
+    def _entries_for(
+        self, work: _Work, ranks: RankCache, parts: int = 0
+    ) -> list[tuple[Entry, _Sent]]:
+        """The query ranges for ``work``; ``parts`` forces a split into that many."""
         store, salt = self._store, self._salt
         start, start_sum = ranks.at(work.lower)
         stop, stop_sum = ranks.at(work.upper)
         count = stop - start
-        if work.ask is _Ask.CHECK:
-            fingerprint = _range_fingerprint(salt, count, (stop_sum - start_sum) % ID_SUM_MODULUS)
+        if work.ask is _Ask.CHECK or (parts and count < 2):
+            fingerprint = range_fingerprint(salt, count, (stop_sum - start_sum) % ID_SUM_MODULUS)
             entry: Entry = Fingerprint(upper=work.upper, fingerprint=fingerprint)
             return [(entry, _Sent(work.lower, work.upper, Mode.FINGERPRINT))]
-        if count <= self._tuning.id_list_max:
+        if count <= self._tuning.id_list_max and not parts:
             keys = tuple((key[0], key[1]) for key in store.keys(start, stop))
-            hashes = tuple(_id_hash(salt, key[1]) for key in keys)
+            hashes = tuple(id_hash(salt, key[1]) for key in keys)
+            if keys and work.their_fingerprint is not None:
+                short = tuple(item[:SHORT_HASH_BYTES] for item in hashes)
+                entry = ShortIdList(upper=work.upper, hashes=short)
+                record = _Sent(
+                    work.lower, work.upper, Mode.SHORT_ID_LIST, keys, work.their_fingerprint
+                )
+                return [(entry, record)]
             entry = IdList(upper=work.upper, hashes=hashes)
             return [(entry, _Sent(work.lower, work.upper, Mode.ID_LIST, keys))]
         out: list[tuple[Entry, _Sent]] = []
         lower, previous, previous_sum = work.lower, start, start_sum
-        for rank in _child_ranks(start, stop, work.parts or self._tuning.branching):
+        for rank in child_ranks(start, stop, parts or work.parts or self._tuning.branching):
             if rank == stop:
                 upper, rank_sum = work.upper, stop_sum
             else:
@@ -706,7 +670,7 @@ class Initiator:
                 rank_sum = store.prefix_id_sum(rank)
             id_sum = (rank_sum - previous_sum) % ID_SUM_MODULUS
             entry = Fingerprint(
-                upper=upper, fingerprint=_range_fingerprint(salt, rank - previous, id_sum)
+                upper=upper, fingerprint=range_fingerprint(salt, rank - previous, id_sum)
             )
             out.append((entry, _Sent(lower, upper, Mode.FINGERPRINT)))
             lower, previous, previous_sum = upper, rank, rank_sum

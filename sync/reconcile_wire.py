@@ -41,6 +41,7 @@ __all__ = [
     "LOWEST",
     "MIN_FRAME_BYTES",
     "SALT_BYTES",
+    "SHORT_HASH_BYTES",
     "VERSION",
     "Bound",
     "Defer",
@@ -53,6 +54,7 @@ __all__ = [
     "Mode",
     "Query",
     "Reply",
+    "ShortIdList",
     "Skip",
     "encode_query",
     "encode_reply",
@@ -64,6 +66,7 @@ VERSION = 1
 SALT_BYTES = 16
 FINGERPRINT_BYTES = 8
 ID_HASH_BYTES = 8
+SHORT_HASH_BYTES = 4
 ID_BYTES = 32
 # The smallest frame any peer must accept: room for one range with the longest bound, one id
 # and a bitfield, so every reply can make progress (docs/reconciliation.md §5).
@@ -94,9 +97,10 @@ class Mode(IntEnum):
     ID_LIST = 2  # query: keyed hashes of all the initiator's ids in the range
     IDS = 3  # reply: responder's ids the initiator lacks + which listed ids it lacks
     DEFER = 4  # reply: not processed from here on; ask again (always the last range)
+    SHORT_ID_LIST = 5  # query: as ID_LIST with 4-byte hashes; the initiator verifies the answer
 
 
-_QUERY_MODES = frozenset({Mode.SKIP, Mode.FINGERPRINT, Mode.ID_LIST})
+_QUERY_MODES = frozenset({Mode.SKIP, Mode.FINGERPRINT, Mode.ID_LIST, Mode.SHORT_ID_LIST})
 _REPLY_MODES = frozenset({Mode.SKIP, Mode.FINGERPRINT, Mode.IDS, Mode.DEFER})
 
 
@@ -198,6 +202,22 @@ class IdList:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ShortIdList:
+    """Query only: like :class:`IdList` with the first 4 bytes of each hash, never empty.
+
+    Sent only for a range whose reply fingerprint the initiator holds, so it can check that
+    the answer accounts for the responder's whole range and retry with 8-byte hashes if a
+    4-byte collision hid a key (docs/reconciliation.md §4.3)."""
+
+    upper: Bound
+    hashes: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if not self.hashes or any(len(item) != SHORT_HASH_BYTES for item in self.hashes):
+            raise ValueError("a short id list has one or more 4-byte hashes")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ids:
     """Reply only: ids the responder holds in the range that the query did not list, and for
     each hash the query listed for a range starting here, whether the responder lacks it."""
@@ -211,12 +231,13 @@ class Ids:
             raise ValueError("ids must be 32 bytes")
 
 
-Entry = Skip | Fingerprint | IdList | Ids | Defer
+Entry = Skip | Fingerprint | IdList | ShortIdList | Ids | Defer
 
 _MODE_OF: dict[type, Mode] = {
     Skip: Mode.SKIP,
     Fingerprint: Mode.FINGERPRINT,
     IdList: Mode.ID_LIST,
+    ShortIdList: Mode.SHORT_ID_LIST,
     Ids: Mode.IDS,
     Defer: Mode.DEFER,
 }
@@ -322,7 +343,7 @@ class MessageWriter:
             self._previous_hlc = bound.hlc
         if isinstance(entry, Fingerprint):
             out += entry.fingerprint
-        elif isinstance(entry, IdList):
+        elif isinstance(entry, IdList | ShortIdList):
             out += _varint(len(entry.hashes))
             out += b"".join(entry.hashes)
         elif isinstance(entry, Ids):
@@ -443,13 +464,18 @@ def _read_entry(reader: _Reader, mode: Mode, upper: Bound) -> Entry:
         return Defer(upper=upper)
     if mode is Mode.FINGERPRINT:
         return Fingerprint(upper=upper, fingerprint=reader.take(FINGERPRINT_BYTES))
-    if mode is Mode.ID_LIST:
+    if mode is Mode.ID_LIST or mode is Mode.SHORT_ID_LIST:
+        size = ID_HASH_BYTES if mode is Mode.ID_LIST else SHORT_HASH_BYTES
         count = reader.varint()
-        if count * ID_HASH_BYTES > reader.remaining:
+        if count * size > reader.remaining:
             raise _fail(ReasonCode.MALFORMED, "id list longer than the message")
-        raw = reader.take(count * ID_HASH_BYTES)
-        hashes = tuple(raw[i : i + ID_HASH_BYTES] for i in range(0, len(raw), ID_HASH_BYTES))
-        return IdList(upper=upper, hashes=hashes)
+        raw = reader.take(count * size)
+        hashes = tuple(raw[i : i + size] for i in range(0, len(raw), size))
+        if mode is Mode.ID_LIST:
+            return IdList(upper=upper, hashes=hashes)
+        if not hashes:
+            raise _fail(ReasonCode.NON_CANONICAL, "an empty list is sent as ID_LIST")
+        return ShortIdList(upper=upper, hashes=hashes)
     count = reader.varint()
     if count * ID_BYTES > reader.remaining:
         raise _fail(ReasonCode.MALFORMED, "id list longer than the message")

@@ -22,6 +22,7 @@ from sync.reconcile_wire import (
     MessageWriter,
     Query,
     Reply,
+    ShortIdList,
     Skip,
     encode_query,
     encode_reply,
@@ -55,7 +56,7 @@ def entries(draw: st.DrawFn, query: bool) -> tuple[Entry, ...]:
     out: list[Entry] = []
     for index, upper in enumerate(uppers):
         last = index == len(uppers) - 1
-        choices = ["fingerprint", "ids" if not query else "list"]
+        choices = ["fingerprint", *(["list", "short"] if query else ["ids"])]
         if not out or not isinstance(out[-1], Skip):
             choices.append("skip")
         if last and not query:
@@ -69,6 +70,9 @@ def entries(draw: st.DrawFn, query: bool) -> tuple[Entry, ...]:
             out.append(
                 Fingerprint(upper=upper, fingerprint=draw(st.binary(min_size=8, max_size=8)))
             )
+        elif kind == "short":
+            hashes = draw(st.lists(st.binary(min_size=4, max_size=4), min_size=1, max_size=5))
+            out.append(ShortIdList(upper=upper, hashes=tuple(hashes)))
         elif kind == "list":
             hashes = draw(st.lists(st.binary(min_size=8, max_size=8), max_size=5))
             out.append(IdList(upper=upper, hashes=tuple(hashes)))
@@ -165,6 +169,8 @@ def _reply(*raw: bytes) -> bytes:
         (_reply(b"\xfb\xff\xff\x03"), ReasonCode.MALFORMED),  # more ids than bytes
         (_reply(b"\x01\x01" + b"f" * 8), ReasonCode.MALFORMED),  # ends before infinity
         (b"\x11" + SALT + b"\x01\xf8", ReasonCode.MALFORMED),  # reply limit below minimum
+        (b"\x11" + SALT + b"\x80\x04\xfd\x00", ReasonCode.NON_CANONICAL),  # empty short list
+        (b"\x11" + SALT + b"\x80\x04\xfb\x00\x00", ReasonCode.MALFORMED),  # IDS in a query
     ],
 )
 def test_specific_violations_have_specific_codes(data: bytes, code: ReasonCode) -> None:
@@ -223,6 +229,8 @@ def test_values_refuse_to_be_invalid() -> None:
         Query(salt=SALT, reply_limit=MIN_FRAME_BYTES, entries=(Defer(),))
     with pytest.raises(ValueError, match="merged"):
         Reply(entries=(Skip(upper=Bound(hlc=1)), Skip(upper=INFINITY)))
+    with pytest.raises(ValueError, match="short id list"):
+        ShortIdList(upper=INFINITY, hashes=())
     with pytest.raises(ValueError, match="salt"):
         Query(salt=b"short", reply_limit=MIN_FRAME_BYTES, entries=(Skip(upper=INFINITY),))
     assert query_header(SALT, MIN_FRAME_BYTES)[:1] == b"\x11"

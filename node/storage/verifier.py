@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from protocol import Event, ProtocolError, decode_event
+from protocol import Event, ProtocolError, decode_events
 
 __all__ = ["BatchVerifier", "Decoded"]
 
@@ -20,13 +20,7 @@ Decoded = Event | ProtocolError
 
 
 def _decode_chunk(wires: Sequence[bytes], now_ms: int) -> list[Decoded]:
-    out: list[Decoded] = []
-    for wire in wires:
-        try:
-            out.append(decode_event(wire, now_ms=now_ms))
-        except ProtocolError as exc:
-            out.append(exc)
-    return out
+    return decode_events(wires, now_ms=now_ms)
 
 
 class BatchVerifier:
