@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crypto import decode_key, encode_key, fingerprint
+from crypto import decode_key, encode_key, fingerprint, key_digest
 from node.home import Home, NodeConfig
 from node.storage import Store
 from protocol import Event, Kind
@@ -188,6 +188,8 @@ class TrustKeeper:
         )
         self._current = _Current(member=frozenset(self._seed_orgs()))
         self._refresh_lock = asyncio.Lock()
+        self._next_keys_of: object = None
+        self._next_digests: frozenset[bytes] = frozenset()
         self._identity_seen: object = None
         self._dirty = asyncio.Event()
 
@@ -215,11 +217,35 @@ class TrustKeeper:
     # -- the admission policy -----------------------------------------------------------------
 
     def admits(self, author: bytes) -> bool:
-        """Store events by ``author`` now? (Else they wait in quarantine.)"""
+        """Store events by ``author`` now? (Else they wait in quarantine.)
+
+        Yes if the org the key acts for has standing here, or if the key is the *committed
+        next key* of such an org: only that org's holder can have it, and its first event
+        is the ``rotate`` that makes it the org's key (pre-rotation, docs/protocol.md §5.1)."""
         if self.config.admit == "all":
             return True
         org = self.store.identity.org_of(author)
-        return org in self._current.member or org in self._current.verifier
+        if org in self._current.member or org in self._current.verifier:
+            return True
+        return key_digest(author) in self._next_keys()
+
+    def _next_keys(self) -> frozenset[bytes]:
+        """Next-key digests of the orgs with standing (recomputed when identity changes)."""
+        identity = self.store.identity
+        if self._next_keys_of is not identity:
+            standing = self._current.member | self._current.verifier
+            self._next_digests = frozenset(
+                chain.next_digest
+                for org, chain in identity.chains.items()
+                if org in standing and chain.next_digest is not None
+            )
+            self._next_keys_of = identity
+        return self._next_digests
+
+    @property
+    def seeds(self) -> frozenset[bytes]:
+        """This node's seeds: its own org and the orgs of the roots its operator pinned."""
+        return frozenset(self._seed_orgs())
 
     async def quarantine_size(self) -> int:
         return await self.store.quarantine_size()
@@ -265,6 +291,7 @@ class TrustKeeper:
             verifier = self.metric.accepted(Level.VERIFIER)
             changed = (member, verifier) != (self._current.member, self._current.verifier)
             self._current.member, self._current.verifier = member, verifier
+            self._next_keys_of = None  # standing changed: recompute the next-key digests
             identity_moved = identity is not self._identity_seen
             self._identity_seen = identity
         if changed:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from node.home import Home
 from tests.operator_support import aidnode, init_node, inproc, ok, org_of
 
 
@@ -131,16 +130,7 @@ def test_block_and_unblock(ward: Path, convoy: Path) -> None:
     assert standing(ward, convoy_org) == "member"
 
 
-def _admit_all(home: Path) -> None:
-    config = Home(home)
-    config.save_config(config.load_config().with_changes(admit="all"))
-
-
 def test_export_next_key_then_rotate_with_it(tmp_path: Path, ward: Path) -> None:
-    # The trust policy quarantines a rotation (its author, the revealed next key, belongs to
-    # no accepted org until the rotation itself is stored): see the xfail test below. The
-    # command's own mechanics are checked with every valid event admitted.
-    _admit_all(ward)
     before = ok(inproc(ward, "id", "--json")).json()
     assert before["next_key_in_key_file"] is True and before["rotated"] is False
     stick = tmp_path / "usb" / "ward3-next.key"
@@ -176,11 +166,6 @@ def test_export_next_key_then_rotate_with_it(tmp_path: Path, ward: Path) -> None
     assert ok(inproc(ward, "show", need["id"], "--json")).json()["org"] == before["org"]
 
 
-@pytest.mark.xfail(
-    reason="node.trust: admits(author) does not know a revealed next key; a rotate event is "
-    "quarantined and never promoted (reported to the trust owner)",
-    strict=False,
-)
 def test_rotation_is_admitted_by_the_groups_own_node(tmp_path: Path, ward: Path) -> None:
     rotated = aidnode(ward, "key", "rotate", "--json")
     assert rotated.code == 0, str(rotated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -194,3 +195,38 @@ async def test_store_state_equals_the_fold_after_a_mixed_run(store: Store, world
     state = fold(events)
     listed = await store.list_records(RecordQuery(limit=100))
     assert {r.id for r in listed} == set(state.records)
+
+
+async def test_two_processes_writing_one_file_miss_nothing(
+    tmp_path: Path, clock: ManualClock, world: World
+) -> None:
+    """Another process's commit landing while we prepare our own write must still be loaded
+    into memory, indexed and announced (the CLI writes while `aidnode run` runs)."""
+    path = tmp_path / "shared.sqlite"
+    running = await Store.open(path, clock=clock)
+    command = await Store.open(path, clock=clock)
+    await running.build_index()
+    announced: list[bytes] = []
+    running.add_listener(lambda events, origin: announced.extend(e.id for e in events))
+    ward, convoy = world.org("ward"), world.org("convoy")
+    theirs, mine = world.need(convoy), world.need(ward)
+    others: list[asyncio.Task[object]] = []
+    checking = running._known
+
+    async def known_with_a_rival_write(*args: object) -> set[bytes]:
+        # The other process tries to commit right between our catch-up and our write.
+        if not others:
+            others.append(asyncio.create_task(command.ingest(wires(theirs))))
+            await asyncio.sleep(0.05)
+        return await checking(*args)  # type: ignore[arg-type]
+
+    running._known = known_with_a_rival_write  # type: ignore[method-assign]
+    await running.ingest(wires(mine))
+    await others[0]
+    await running.catch_up()
+    assert set(announced) == {mine.id, theirs.id}
+    assert running.index is not None
+    assert {k[1] for k in running.index} == {mine.id, theirs.id}
+    assert await running.check() == []
+    await command.close()
+    await running.close()

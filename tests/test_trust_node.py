@@ -205,3 +205,39 @@ async def test_expired_endorsements_stop_counting_after_the_skew_allowance(
     clock.set(START_MS + DAY_MS + 6 * 60_000)
     await node.trust.refresh()
     assert convoy.id not in node.trust.accepted(Level.MEMBER)
+
+
+async def test_an_accepted_orgs_rotation_is_admitted_and_its_new_key_acts_for_it(
+    node: Node,
+) -> None:
+    """Pre-rotation across nodes: the rotate is signed by the org's committed next key, which
+    acts for no org yet; it is admitted because it is the next key of an accepted org."""
+    world = World()
+    convoy = world.org("convoy")
+    incept = world.incept(convoy)
+    await endorse(node, convoy.id)
+    assert (await node.store.ingest(wires(incept)))[0].status is OutcomeStatus.ACCEPTED
+    rotate = world.rotate(convoy)
+    after = world.need(convoy)  # signed by the new key
+    outcomes = await node.store.ingest(wires(rotate, after))
+    assert [o.status for o in outcomes] == [OutcomeStatus.ACCEPTED, OutcomeStatus.ACCEPTED]
+    [record] = [r for r in await node.store.list_records(RecordQuery()) if r.id == after.id]
+    assert record.org == convoy.id
+
+
+async def test_a_stranger_cannot_pass_as_a_next_key(node: Node) -> None:
+    world = World()
+    convoy, thief = world.org("convoy"), world.org("thief")
+    incept = world.incept(convoy)
+    await endorse(node, convoy.id)
+    await node.store.ingest(wires(incept))
+    from crypto.signing import key_digest
+    from protocol import RotateBody
+
+    hijack = world.sign(
+        "rotate",
+        thief,
+        RotateBody(org=convoy.id, prior=convoy.id, next=key_digest(thief.id)),
+        incept.id,
+    )
+    assert (await node.store.ingest(wires(hijack)))[0].status is OutcomeStatus.QUARANTINED

@@ -273,30 +273,35 @@ class Store:
                 outcomes[index] = Outcome(OutcomeStatus.DUPLICATE, item.id)
             else:
                 first[item.id] = index
+        identity_changed = False
         async with self._lock:
-            await self._catch_up_locked()
-            known = await self._known(list(first))
-            held = await quarantined_ids(self._db, [i for i in first if i not in known])
-            fresh: list[Event] = []
-            for event_id, index in first.items():
-                event = decoded[index]
-                assert isinstance(event, Event)
-                if event_id in known:
-                    outcomes[index] = Outcome(OutcomeStatus.DUPLICATE, event_id)
-                elif event_id in held or not self.policy.admits(event.author):
-                    outcomes[index] = Outcome(OutcomeStatus.QUARANTINED, event_id)
-                    if event_id not in held:
-                        suspect.append((event, self.identity.org_of(event.author)))
-                else:
-                    fresh.append(event)
-                    outcomes[index] = Outcome(OutcomeStatus.ACCEPTED, event_id)
-            identity_changed = False
-            if fresh or suspect:
-                now = self.clock.now_ms()
-                async with self._transaction() as db:
+            # Everything happens inside the write transaction: once BEGIN IMMEDIATE holds the
+            # write lock no other process can commit, so what we catch up on and check
+            # against is exactly what we commit on top of (no event can slip in between).
+            async with self._transaction() as db:
+                await self._catch_up_locked()
+                known = await self._known(list(first))
+                held = await quarantined_ids(db, [i for i in first if i not in known])
+                fresh: list[Event] = []
+                for event_id, index in first.items():
+                    event = decoded[index]
+                    assert isinstance(event, Event)
+                    if event_id in known:
+                        outcomes[index] = Outcome(OutcomeStatus.DUPLICATE, event_id)
+                    elif event_id in held or not self.policy.admits(event.author):
+                        outcomes[index] = Outcome(OutcomeStatus.QUARANTINED, event_id)
+                        if event_id not in held:
+                            suspect.append((event, self.identity.org_of(event.author)))
+                    else:
+                        fresh.append(event)
+                        outcomes[index] = Outcome(OutcomeStatus.ACCEPTED, event_id)
+                commit = None
+                if fresh or suspect:
+                    now = self.clock.now_ms()
                     commit = await write_batch(db, self.memory, fresh, now)
                     if suspect:
                         await quarantine(db, suspect, now, self.quarantine_caps)
+            if commit is not None:
                 self._after_commit(commit, origin)
                 identity_changed = commit.identity is not None
                 # Events about a purged record were kept as tombstones only.
@@ -436,11 +441,10 @@ class Store:
         if not old:
             return 0
         async with self._lock:
-            known = await self._known([i for i, _ in old])
-            fresh = [(i, h) for i, h in old if i not in known]
-            if not fresh:
-                return 0
             async with self._transaction() as db:
+                await self._catch_up_locked()
+                known = await self._known([i for i, _ in old])
+                fresh = [(i, h) for i, h in old if i not in known]
                 await db.executemany("INSERT INTO tombstones (id, hlc) VALUES (?, ?)", fresh)
             self._tombstone_count += len(fresh)
             if self.index is not None:
@@ -470,8 +474,8 @@ class Store:
         many events became tombstones. Their index keys stay: tombstones hold them."""
         now = self.clock.now_ms() if now_ms is None else now_ms
         async with self._lock:
-            await self._catch_up_locked()
             async with self._transaction() as db:
+                await self._catch_up_locked()
                 purged = await purge_expired(db, now - self.horizon_ms)
             for event_id, _ in purged:
                 self.memory.cache.pop(event_id, None)
@@ -494,12 +498,12 @@ class Store:
         promoted: list[bytes] = []
         for _ in range(8):
             async with self._lock:
-                await self._catch_up_locked()
                 authors = await quarantine_authors(self._db)
                 admitted = [a for a in authors if self.policy.admits(a)]
                 if not admitted:
                     break
                 async with self._transaction() as db:
+                    await self._catch_up_locked()
                     wires = await take_quarantined(db, admitted)
                     events = [_stored_wire(w) for w in wires]
                     known = await self._known([e.id for e in events], db)
