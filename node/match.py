@@ -16,7 +16,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from node.storage import LineSummary, RecordSummary
+from node.storage import RecordSummary
+from sync.views import LineState
 
 __all__ = ["Suggestion", "suggest"]
 
@@ -27,9 +28,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Suggestion:
     need: RecordSummary
-    need_line: LineSummary
+    need_line: LineState
     offer: RecordSummary
-    offer_line: LineSummary
+    offer_line: LineState
     qty: int | None  # None: both sides unlimited, agree on an amount
     score: float
     reasons: tuple[str, ...]
@@ -65,7 +66,7 @@ def _region_score(need: str, offer: str) -> tuple[float, str]:
     return 0.0, "far away"
 
 
-def _left(line: LineSummary) -> int | None:
+def _left(line: LineState) -> int | None:
     """What is still open on a line: its unpledged quantity (None: unlimited)."""
     return line.unpledged
 

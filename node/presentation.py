@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from crypto import SealedError, SigningIdentity, encode_key, open_sealed
-from node.storage import LineSummary, RecordSummary
+from node.storage import RecordSummary
 from node.trust import VerifiedBy
 from protocol import Event, Ineffective, Sealed, hlc_millis
 from sync.identity import Identity
@@ -83,7 +83,7 @@ def sealed_json(sealed: Sealed, opener: SigningIdentity | None) -> dict[str, Any
     }
 
 
-def line_json(line: LineState | LineSummary) -> dict[str, Any]:
+def line_json(line: LineState) -> dict[str, Any]:
     data: dict[str, Any] = {
         "line": line.index + 1,
         "item": line.item,

@@ -158,6 +158,18 @@ class Federation:
 
     # -- anti-entropy ---------------------------------------------------------------------------
 
+    async def _state(self, url: str) -> PeerState | None:
+        """The peer's persisted state, or None if it was removed; waits (retrying once a
+        second) while the database cannot be read."""
+        while True:
+            try:
+                states = {s.url: s for s in await peer_states(self.store)}
+            except StorageError as exc:
+                log.warning("cannot read the state of %s: %s", url, exc)
+                await asyncio.sleep(1.0)
+                continue
+            return states.get(url)
+
     def _interval_ms(self) -> int:
         spread = 1 + self.rng.uniform(-self.settings.jitter, self.settings.jitter)
         return int(self.settings.interval_s * 1000 * spread)
@@ -166,13 +178,7 @@ class Federation:
         wake = self._wake[url]
         first = True
         while True:
-            try:
-                states = {s.url: s for s in await peer_states(self.store)}
-            except StorageError as exc:
-                log.warning("cannot read the state of %s: %s", url, exc)
-                await asyncio.sleep(1.0)
-                continue
-            state = states.get(url)
+            state = await self._state(url)
             if state is None:
                 return
             wait_ms = state.next_attempt_ms - self.clock.now_ms()
@@ -299,13 +305,7 @@ class Federation:
     async def _stream_loop(self, url: str) -> None:
         failures = 0
         while True:
-            try:
-                states = {s.url: s for s in await peer_states(self.store)}
-            except StorageError as exc:
-                log.warning("cannot read the state of %s: %s", url, exc)
-                await asyncio.sleep(1.0)
-                continue
-            state = states.get(url)
+            state = await self._state(url)
             if state is None:
                 return
             if state.node_key is None:  # the first round pins the key; wait for it

@@ -17,11 +17,10 @@ from protocol import Event, decode_stored
 from protocol.codes import Kind
 from sync.fold import fold_record
 from sync.identity import Identity
-from sync.views import Progress, RecordView, Status
+from sync.views import LineState, Progress, RecordView, Status
 
 __all__ = [
     "Counts",
-    "LineSummary",
     "RecordQuery",
     "RecordSummary",
     "count_everything",
@@ -69,26 +68,6 @@ class RecordQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LineSummary:
-    index: int
-    item: str
-    category: str
-    unit: str
-    qty: int | None
-    pledged: int
-    delivered: int
-    received: int
-
-    @property
-    def remaining(self) -> int | None:
-        return None if self.qty is None else max(0, self.qty - self.received)
-
-    @property
-    def unpledged(self) -> int | None:
-        return None if self.qty is None else max(0, self.qty - max(self.pledged, self.received))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordSummary:
     id: bytes
     kind: str
@@ -104,7 +83,7 @@ class RecordSummary:
     updated_hlc: int
     sensitive: bool
     verified_by: tuple[bytes, ...]  # orgs this node accepts as verifiers that attested it
-    lines: tuple[LineSummary, ...] = field(default=())
+    lines: tuple[LineState, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,8 +182,8 @@ async def list_records(
     return summaries
 
 
-async def _lines(db: aiosqlite.Connection, ids: Sequence[bytes]) -> dict[bytes, list[LineSummary]]:
-    out: dict[bytes, list[LineSummary]] = {}
+async def _lines(db: aiosqlite.Connection, ids: Sequence[bytes]) -> dict[bytes, list[LineState]]:
+    out: dict[bytes, list[LineState]] = {}
     if not ids:
         return out
     sql = (
@@ -215,7 +194,7 @@ async def _lines(db: aiosqlite.Connection, ids: Sequence[bytes]) -> dict[bytes, 
     async with db.execute(sql, list(ids)) as cursor:
         async for row in cursor:
             out.setdefault(row[0], []).append(
-                LineSummary(
+                LineState(
                     index=row[1], item=row[2], category=row[3], unit=row[4], qty=row[5],
                     pledged=row[6], delivered=row[7], received=row[8],
                 )
