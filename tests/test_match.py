@@ -4,21 +4,21 @@ suggesting more than is still unpledged."""
 from __future__ import annotations
 
 from node.match import suggest
-from node.storage import LineSummary, RecordSummary
-from sync.views import Progress, Status
+from node.storage import RecordSummary
+from sync.views import LineState, Progress, Status
 
 WARD, CONVOY, SHENZHEN, SISTERS = (bytes([n]) * 32 for n in range(1, 5))
 
 
-def line(item: str, category: str, qty: int | None, pledged: int = 0) -> LineSummary:
-    return LineSummary(
+def line(item: str, category: str, qty: int | None, pledged: int = 0) -> LineState:
+    return LineState(
         index=0, item=item, category=category, unit="pieces", qty=qty, pledged=pledged,
         delivered=0, received=0,
     )  # fmt: skip
 
 
 def record(
-    kind: str, org: bytes, region: str, *lines: LineSummary, urgency: str = "3d",
+    kind: str, org: bytes, region: str, *lines: LineState, urgency: str = "3d",
     verified: bool = False, number: int = 0,
 ) -> RecordSummary:  # fmt: skip
     return RecordSummary(
@@ -27,7 +27,7 @@ def record(
         pledge_status=Progress.NONE, fulfil_status=Progress.NONE, updated_hlc=number,
         sensitive=False, verified_by=(CONVOY,) if verified else (),
         lines=tuple(
-            LineSummary(**{**{f: getattr(ln, f) for f in LineSummary.__slots__}, "index": i})
+            LineState(**{**{f: getattr(ln, f) for f in LineState.__slots__}, "index": i})
             for i, ln in enumerate(lines)
         ),
     )  # fmt: skip

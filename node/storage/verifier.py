@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -43,6 +45,18 @@ def _verify_chunk(items: Sequence[tuple[bytes, bytes, bytes]]) -> bytes:
     return bytes(out)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: leave as soon as the node that started us is gone (even SIGKILLed, when
+    nothing tells the pool), so no verifier process outlives its node."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _bad_signature() -> ProtocolError:
     return ProtocolError(ReasonCode.BAD_SIGNATURE, "signature does not verify")
 
@@ -58,7 +72,12 @@ class BatchVerifier:
         if self._pool is None:
             # spawn: forking a process that runs an event loop and sqlite threads is unsafe.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     async def decode(self, wires: Sequence[bytes], now_ms: int) -> list[Decoded]:
