@@ -63,7 +63,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-CHECKPOINT_EVERY = 8  # commits between background WAL checkpoints
 # Called after each commit with the events newly stored and where they came from (a peer's
 # node key, or None for this process and for events another process wrote).
 CommitListener = Callable[[list[Event], bytes | None], None]
@@ -149,8 +148,6 @@ class Store:
         self._seq = 0  # the highest events.seq this process has loaded into memory
         self._tombstone_count = 0
         self._listeners: list[CommitListener] = []
-        self._commits_since_checkpoint = 0
-        self._checkpointer: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -180,9 +177,7 @@ class Store:
                 # FULL: every commit is fsynced before it returns, so an acknowledged event
                 # survives power loss (NORMAL in WAL mode can lose the last commits).
                 await writer.execute("PRAGMA synchronous = FULL")
-                # Checkpoints run on their own connection and thread (see _checkpoint_soon),
-                # not inside a COMMIT that an ingest is waiting for.
-                await writer.execute("PRAGMA wal_autocheckpoint = 0")
+
                 await migrate(writer)
             reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
             await reader.execute("PRAGMA query_only = ON")
@@ -206,37 +201,12 @@ class Store:
             raise StorageError(str(path), _cause(exc)) from exc
 
     async def close(self) -> None:
-        if self._checkpointer is not None:
-            await self._checkpointer
         if not self.read_only:
             with contextlib.suppress(sqlite3.Error):
                 await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._verifier.close()
         await self._db.close()
         await self._read.close()
-
-    def _checkpoint_soon(self) -> None:
-        """Copy the WAL back into the database file every few commits, in the background.
-
-        SQLite's automatic checkpoint would run inside the COMMIT of whichever write crosses
-        the threshold (about 1,000 pages), stalling that ingest for the copy and an extra fsync;
-        here a separate connection does it in its own thread while ingest goes on (a PASSIVE
-        checkpoint never blocks writers or readers)."""
-        self._commits_since_checkpoint += 1
-        if self._commits_since_checkpoint < CHECKPOINT_EVERY:
-            return
-        if self._checkpointer is not None and not self._checkpointer.done():
-            return
-        self._commits_since_checkpoint = 0
-        self._checkpointer = asyncio.create_task(self._checkpoint(), name="wal checkpoint")
-
-    async def _checkpoint(self) -> None:
-        try:
-            async with aiosqlite.connect(f"file:{self.path}", uri=True) as connection:
-                await connection.execute("PRAGMA synchronous = FULL")
-                await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error:
-            pass  # the next checkpoint tries again; a failing disk shows up in the writes
 
     async def _load_memory(self) -> None:
         """Load what the store keeps in memory: identity and trust events, and profiles."""
@@ -364,7 +334,6 @@ class Store:
         return known
 
     def _after_commit(self, commit: Commit, origin: bytes | None) -> None:
-        self._checkpoint_soon()
         for event in commit.stored:
             self.memory.remember(event)
             self.memory.cache_put(event)
