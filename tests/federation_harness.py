@@ -442,15 +442,17 @@ async def service_in_process(
     tls: bool = False,
     clock: Clock | None = None,
     fresh: bool = True,
+    admit: str = "all",
 ) -> AsyncIterator[NodeService]:
     """A whole node (:class:`NodeService`) running inside the test's event loop on a free
     loopback port: for the quick, not-slow tests of the federation pieces. ``fresh=False``
-    runs the node already in ``root/name`` again (a restart)."""
+    runs the node already in ``root/name`` again (a restart). ``admit="trusted"`` gives the
+    node the default trust policy (the others store every valid event)."""
     home = Home(root / name)
     if fresh:
         init_home(home, name=name, passphrase=None, listen="127.0.0.1:7420", kdf=FAST_KDF)
         home.save_config(
-            home.load_config().with_changes(tls=tls, sync_interval_seconds=1.0, admit="all")
+            home.load_config().with_changes(tls=tls, sync_interval_seconds=1.0, admit=admit)
         )
     node = await Node.open(home, None, clock=clock, workers=1)
     service = NodeService(node, settings)
