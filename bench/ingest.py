@@ -106,6 +106,16 @@ class Ceiling:
 # -- the child: the node's side ------------------------------------------------------------------
 
 
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory since it was exec'd (``VmHWM``). Not
+    ``ru_maxrss``: that also counts the pages a child shared with its parent between fork and
+    exec, so a child of a parent holding the whole workload would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 async def child(path: Path, db: Path, now_ms: int, batch: int, workers: int) -> dict[str, object]:
     from node.storage import RecordQuery, Store
     from sync.clock import ManualClock
@@ -195,7 +205,7 @@ async def child(path: Path, db: Path, now_ms: int, batch: int, workers: int) -> 
         "list_query_p50_ms": round(timings[len(timings) // 2] * 1000, 2),
         "list_query_p95_ms": round(timings[int(len(timings) * 0.95)] * 1000, 2),
         "startup_s": round(startup, 3),
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_rss_bytes(),
         "workers": workers,
     }
 

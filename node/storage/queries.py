@@ -154,10 +154,13 @@ async def list_records(
         where.append(verified_sql)
     elif query.verified is False:
         where.append("NOT " + verified_sql)
+    # Open records are found by expiry (records_open), then sorted: walking every open record
+    # in display order would visit all the expired ones too (docs/storage.md §4).
+    hint = "INDEXED BY records_open " if query.status is Status.OPEN else ""
     sql = (
         "SELECT r.id, r.kind, r.org, r.title, r.region, r.urgency, r.expires, r.needed_by, "
         "r.state, r.pledge_status, r.fulfil_status, r.updated_hlc, r.sensitive "
-        f"FROM records r WHERE {' AND '.join(where)} "  # clauses are constants
+        f"FROM records r {hint}WHERE {' AND '.join(where)} "  # clauses are constants
         "ORDER BY r.urgency_rank, r.updated_hlc DESC, r.id LIMIT ? OFFSET ?"
     )
     args += [query.limit, query.offset]

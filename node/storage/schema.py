@@ -197,6 +197,15 @@ CREATE INDEX quarantine_age ON quarantine(received_ms, id);
 """
 
 
+# Listings: "open" needs the unexpired open records, which an expiry-ordered index finds
+# directly (the planner cannot know most open records may have expired, and would walk them
+# all in display order); listings without a status filter walk the display order itself.
+_V5_LISTING_INDEXES = """
+CREATE INDEX records_open ON records(state, expires);
+CREATE INDEX records_order ON records(urgency_rank, updated_hlc DESC, id);
+"""
+
+
 async def _refold_everything(db: aiosqlite.Connection) -> None:
     # Imported here: the materialiser imports this module for SCHEMA_VERSION.
     from node.storage.materialise import rebuild_materialised
@@ -209,6 +218,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "materialised fold", _V2_MATERIALISED, _refold_everything),
     Migration(3, "peers and their sync state", _V3_PEERS),
     Migration(4, "quarantine for events by authors not (yet) accepted", _V4_QUARANTINE),
+    Migration(5, "indexes for listings by status and display order", _V5_LISTING_INDEXES),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -203,6 +203,8 @@ class Store:
     async def close(self) -> None:
         if not self.read_only:
             with contextlib.suppress(sqlite3.Error):
+                # Keep the planner's statistics current (SQLite's advice: on close).
+                await self._db.execute("PRAGMA optimize")
                 await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._verifier.close()
         await self._db.close()
