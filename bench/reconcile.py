@@ -17,6 +17,14 @@ differences among the newest events (what a missed push leaves behind) instead o
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder (bench/, which holds sync.py) would shadow the `sync`
+# package: put the repository root first.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import argparse
 import gc
 import hashlib

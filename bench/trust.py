@@ -20,6 +20,14 @@ Measures, on one generated graph (bench/trust_graphs.py):
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder (bench/, which holds sync.py) would shadow the `sync`
+# package: put the repository root first.
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import argparse
 import gc
 import json
@@ -30,8 +38,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from trust_graphs import FederationGenerator, sybil_nest
-
+from bench.trust_graphs import FederationGenerator, sybil_nest
 from protocol.trust_bodies import Level
 from sync.trust_flow import compute_labels
 from sync.trust_metric import (
