@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from node.storage.materialise import write_endorsements, write_profiles, write_records
-from node.storage.sql import chunks, marks, scalar
+from node.storage.sql import chunks, marks, scalar, select_in
 from protocol import Event, Kind, decode_stored
 from sync.fold import (
     RECORD_KINDS,
@@ -85,22 +85,13 @@ class Commit:
 
 
 async def _stubs(db: aiosqlite.Connection, ids: Iterable[bytes]) -> dict[bytes, _Stub]:
-    found: dict[bytes, _Stub] = {}
-    for chunk in chunks(list(ids)):
-        sql = f"SELECT id, kind, ref FROM events WHERE id IN ({marks(len(chunk))})"
-        async with db.execute(sql, chunk) as cursor:
-            async for event_id, kind, ref in cursor:
-                found[event_id] = _Stub(event_id, kind, ref)
-    return found
+    rows = await select_in(db, "SELECT id, kind, ref FROM events WHERE id IN {in}", ids)
+    return {event_id: _Stub(event_id, kind, ref) for event_id, kind, ref in rows}
 
 
 async def _tombstoned(db: aiosqlite.Connection, ids: Iterable[bytes]) -> set[bytes]:
-    found: set[bytes] = set()
-    for chunk in chunks(list(ids)):
-        sql = f"SELECT id FROM tombstones WHERE id IN ({marks(len(chunk))})"
-        async with db.execute(sql, chunk) as cursor:
-            found |= {row[0] async for row in cursor}
-    return found
+    rows = await select_in(db, "SELECT id FROM tombstones WHERE id IN {in}", ids)
+    return {row[0] for row in rows}
 
 
 async def write_batch(
@@ -109,12 +100,8 @@ async def write_batch(
     """Everything one batch of new events changes, inside the open transaction."""
     lookup: dict[bytes, Placeable] = {e.id: e for e in fresh}
     # Events stored earlier that were waiting for one of these: place them again now.
-    woken: dict[bytes, _Stub] = {}
-    for chunk in chunks(list(lookup)):
-        sql = f"SELECT event FROM waiting WHERE missing IN ({marks(len(chunk))})"
-        async with db.execute(sql, chunk) as cursor:
-            woken_ids = [row[0] async for row in cursor]
-        woken.update(await _stubs(db, woken_ids))
+    waiters = await select_in(db, "SELECT event FROM waiting WHERE missing IN {in}", lookup)
+    woken = await _stubs(db, [row[0] for row in waiters])
     lookup.update(woken)
     # Fetch refs (two hops: a receipt's pledge's record) not in this batch.
     for _ in range(2):
@@ -174,15 +161,8 @@ async def write_batch(
 
 
 async def _records_by_authors(db: aiosqlite.Connection, keys: list[bytes]) -> set[bytes]:
-    records: set[bytes] = set()
-    for chunk in chunks(keys):
-        sql = (
-            "SELECT DISTINCT record FROM events "
-            f"WHERE author IN ({marks(len(chunk))}) AND record IS NOT NULL"
-        )
-        async with db.execute(sql, chunk) as cursor:
-            records |= {row[0] async for row in cursor}
-    return records
+    sql = "SELECT DISTINCT record FROM events WHERE author IN {in} AND record IS NOT NULL"
+    return {row[0] for row in await select_in(db, sql, keys)}
 
 
 async def _refold(
@@ -196,11 +176,10 @@ async def _refold(
     """Re-fold the given records from their stored events and rewrite their rows."""
     ordered = sorted(record_ids)
     members: dict[bytes, list[bytes]] = defaultdict(list)
-    for chunk in chunks(ordered):
-        sql = f"SELECT record, id FROM events WHERE record IN ({marks(len(chunk))})"
-        async with db.execute(sql, chunk) as cursor:
-            async for record, event_id in cursor:
-                members[record].append(event_id)
+    for record, event_id in await select_in(
+        db, "SELECT record, id FROM events WHERE record IN {in}", ordered
+    ):
+        members[record].append(event_id)
     events = await _events(db, memory, [i for ids in members.values() for i in ids], batch)
     views: list[RecordView] = []
     for record_id in ordered:
@@ -225,13 +204,12 @@ async def _events(
             missing.append(event_id)
         else:
             found[event_id] = event
-    for chunk in chunks(missing):
-        sql = f"SELECT payload, sig FROM events WHERE id IN ({marks(len(chunk))})"
-        async with db.execute(sql, chunk) as cursor:
-            async for payload, sig in cursor:
-                event = decode_stored(payload, sig)
-                found[event.id] = event
-                memory.cache_put(event)
+    for payload, sig in await select_in(
+        db, "SELECT payload, sig FROM events WHERE id IN {in}", missing
+    ):
+        event = decode_stored(payload, sig)
+        found[event.id] = event
+        memory.cache_put(event)
     return found
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from node.storage.sql import chunks, marks, scalar
+from node.storage.sql import chunks, marks, scalar, select_in
 from protocol import Event
 
 __all__ = [
@@ -65,12 +65,8 @@ async def quarantine(
 
 
 async def quarantined_ids(db: aiosqlite.Connection, ids: Iterable[bytes]) -> set[bytes]:
-    found: set[bytes] = set()
-    for chunk in chunks(list(ids)):
-        sql = f"SELECT id FROM quarantine WHERE id IN ({marks(len(chunk))})"
-        async with db.execute(sql, chunk) as cursor:
-            found |= {row[0] async for row in cursor}
-    return found
+    rows = await select_in(db, "SELECT id FROM quarantine WHERE id IN {in}", ids)
+    return {row[0] for row in rows}
 
 
 async def quarantine_authors(db: aiosqlite.Connection) -> list[bytes]:

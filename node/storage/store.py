@@ -44,7 +44,7 @@ from node.storage.queries import (
     record_view,
 )
 from node.storage.schema import SchemaTooNewError, migrate
-from node.storage.sql import chunks, marks, scalar
+from node.storage.sql import scalar, select_in
 from node.storage.verifier import BatchVerifier, Decoded
 from protocol import Event, Kind, ProtocolError, ReasonCode, decode, decode_stored, encode
 from sync.clock import Clock
@@ -68,6 +68,7 @@ T = TypeVar("T")
 CommitListener = Callable[[list[Event], bytes | None], None]
 
 DAY_MS = 86_400_000
+ROWS_PER_HOP = 4096  # rows per trip to SQLite's thread when a cursor is iterated (aiosqlite: 64)
 
 
 class OutcomeStatus(StrEnum):
@@ -170,7 +171,9 @@ class Store:
         uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
         writer = reader = None
         try:
-            writer = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+            writer = await aiosqlite.connect(
+                uri, uri=True, isolation_level=None, iter_chunk_size=ROWS_PER_HOP
+            )
             await writer.execute("PRAGMA foreign_keys = ON")
             if not read_only:
                 await writer.execute("PRAGMA journal_mode = WAL")
@@ -179,7 +182,9 @@ class Store:
                 await writer.execute("PRAGMA synchronous = FULL")
 
                 await migrate(writer)
-            reader = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True)
+            reader = await aiosqlite.connect(
+                f"file:{path}?mode=ro", uri=True, iter_chunk_size=ROWS_PER_HOP
+            )
             await reader.execute("PRAGMA query_only = ON")
             store = cls(
                 path,
@@ -325,15 +330,11 @@ class Store:
         self, ids: Sequence[bytes], db: aiosqlite.Connection | None = None
     ) -> set[bytes]:
         """Which of ``ids`` are stored or tombstoned."""
-        known: set[bytes] = set()
-        for chunk in chunks(ids):
-            sql = (
-                f"SELECT id FROM events WHERE id IN ({marks(len(chunk))}) "
-                f"UNION ALL SELECT id FROM tombstones WHERE id IN ({marks(len(chunk))})"
-            )
-            async with (db or self._db).execute(sql, [*chunk, *chunk]) as cursor:
-                known |= {row[0] async for row in cursor}
-        return known
+        sql = (
+            "SELECT id FROM events WHERE id IN {in} "
+            "UNION ALL SELECT id FROM tombstones WHERE id IN {in}"
+        )
+        return {row[0] for row in await select_in(db or self._db, sql, ids, repeat=2)}
 
     def _after_commit(self, commit: Commit, origin: bytes | None) -> None:
         for event in commit.stored:
@@ -422,19 +423,13 @@ class Store:
     ) -> tuple[dict[bytes, bytes], list[tuple[bytes, int]]]:
         """Wire forms of the stored events among ``ids``, and (id, hlc) of those held only as
         tombstones."""
-        found: dict[bytes, bytes] = {}
-        gone: list[tuple[bytes, int]] = []
-        for chunk in chunks(list(ids)):
-            async with self._read.execute(
-                f"SELECT id, payload, sig FROM events WHERE id IN ({marks(len(chunk))})", chunk
-            ) as cursor:
-                async for event_id, payload, sig in cursor:
-                    found[event_id] = encode([payload, sig])
-            async with self._read.execute(
-                f"SELECT id, hlc FROM tombstones WHERE id IN ({marks(len(chunk))})", chunk
-            ) as cursor:
-                gone += [(row[0], row[1]) async for row in cursor]
-        return found, gone
+        ids = list(ids)
+        rows = await select_in(
+            self._read, "SELECT id, payload, sig FROM events WHERE id IN {in}", ids
+        )
+        found = {event_id: encode([payload, sig]) for event_id, payload, sig in rows}
+        rows = await select_in(self._read, "SELECT id, hlc FROM tombstones WHERE id IN {in}", ids)
+        return found, [(event_id, hlc) for event_id, hlc in rows]
 
     async def add_tombstones(self, gone: Sequence[tuple[bytes, int]]) -> int:
         """Adopt a peer's tombstones for events we never held, if old enough to have been
