@@ -198,12 +198,8 @@ class Node:
         rotated = self.bundle.rotated(new_next_seed=os.urandom(32))
         new_key = rotated.current_identity()
         assert rotated.next_key_digest is not None
-        body = RotateBody(
-            org=self.org, prior=self.signer.public_key, next=rotated.next_key_digest
-        )
-        published = await self.publish(
-            "rotate", body, ref=chain.establishment[-1], signer=new_key
-        )
+        body = RotateBody(org=self.org, prior=self.signer.public_key, next=rotated.next_key_digest)
+        published = await self.publish("rotate", body, ref=chain.establishment[-1], signer=new_key)
         if published.outcome.status is not OutcomeStatus.ACCEPTED:
             raise ConfigError(f"rotation not stored: {published.outcome.status}")
         # Save the new bundle only once the rotation is durable; a crash in between leaves the
