@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 
 from node.clock import SystemClock
+from node.demo_federation import Relay
+from node.federation import gossip
 from node.federation.gossip import GossipSettings
 from node.federation.peers import (
     BACKOFF_BASE_MS,
@@ -267,6 +269,37 @@ async def test_live_push_carries_a_new_event_without_waiting_for_a_round(
         [state] = await a.federation.sync_now(timeout_s=10)
         assert (state.rounds, state.in_sync) == (2, True)
         assert (state.events_in, state.events_out) == (3, 3)
+
+
+async def test_a_round_that_reaches_the_peer_reopens_its_stream_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a partition heals, push resumes with the first round that gets through, not
+    when the stream's backoff (up to 30 s) runs out."""
+    monkeypatch.setattr(gossip, "STREAM_BACKOFF_BASE_S", 60.0)  # a retry would be a minute away
+    async with (
+        service_in_process(tmp_path, "a", settings=QUICK) as a,
+        service_in_process(tmp_path, "b", settings=QUICK) as b,
+    ):
+        link = Relay(b.port)  # the network between a and b, which the test can cut
+        await link.start()
+        url = f"http://127.0.0.1:{link.port}"
+        try:
+            await add_peer(a.node.store, url, SystemClock().now_ms())
+            await a.federation.sync_now(timeout_s=10)
+
+            def stream_open() -> bool:
+                return a.federation.streams_open.get(url, False)
+
+            await eventually(stream_open, timeout_s=10, what="a's stream to b to open")
+            await link.cut()
+            await eventually(lambda: not stream_open(), timeout_s=10, what="the stream to drop")
+            await link.heal()
+            [state] = await a.federation.sync_now(timeout_s=10)
+            assert state.last_outcome == "ok"
+            await eventually(stream_open, timeout_s=5, what="the stream to reopen")
+        finally:
+            await link.close()
 
 
 async def _holds(service: NodeService, event: Event) -> bool:

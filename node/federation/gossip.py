@@ -41,6 +41,11 @@ __all__ = ["Federation", "GossipSettings"]
 
 log = logging.getLogger("aidnode.gossip")
 
+# A dropped push stream is retried after STREAM_BACKOFF_BASE_S × 2^failures (with jitter, at
+# most STREAM_BACKOFF_CAP_S), or as soon as an anti-entropy round reaches the peer again.
+STREAM_BACKOFF_BASE_S = 0.25
+STREAM_BACKOFF_CAP_S = 30.0
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GossipSettings:
@@ -91,6 +96,7 @@ class Federation:
         self._wake: dict[str, asyncio.Event] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._round_done: dict[str, asyncio.Event] = {}
+        self._stream_wake: dict[str, asyncio.Event] = {}  # a round reached the peer: retry now
         self.streams_open: dict[str, bool] = {}
         # What each peer's stream carried since that peer's last round (see _add_stream_traffic).
         self._stream_tally: dict[str, RoundReport] = {}
@@ -129,6 +135,7 @@ class Federation:
         for url in urls - self._tasks.keys():
             self._wake[url] = asyncio.Event()
             self._round_done[url] = asyncio.Event()
+            self._stream_wake[url] = asyncio.Event()
             tasks = [asyncio.create_task(self._peer_loop(url), name=f"gossip {url}")]
             if self.settings.push:
                 tasks.append(asyncio.create_task(self._stream_loop(url), name=f"stream {url}"))
@@ -137,6 +144,7 @@ class Federation:
             for task in self._tasks.pop(url):
                 task.cancel()
             self._wake.pop(url, None)
+            self._stream_wake.pop(url, None)
 
     def trigger(self, url: str | None = None) -> None:
         """Start a round now with ``url`` (or every peer) instead of waiting for the timer."""
@@ -198,6 +206,10 @@ class Federation:
             if report.again and report.events_in + report.events_out > 0:
                 wake.set()  # a round cut short that made progress: carry on at once
             self._add_stream_traffic(url, report)
+            if report.ok and not self.streams_open.get(url):
+                # The peer answers again (a partition healed, it restarted): reopen the push
+                # stream now instead of when its backoff, up to 30 s, runs out.
+                self._stream_wake[url].set()
             try:
                 await record_round(
                     self.store,
@@ -324,7 +336,13 @@ class Federation:
                 failures += 1
                 log.warning("stream from %s: cannot store its events: %s", url, exc)
             self.streams_open[url] = False
-            await asyncio.sleep(min(30.0, 0.25 * 2 ** min(failures, 8)) * self.rng.uniform(0.5, 1))
+            backoff_s = min(STREAM_BACKOFF_CAP_S, STREAM_BACKOFF_BASE_S * 2 ** min(failures, 8))
+            backoff_s *= self.rng.uniform(0.5, 1)
+            wake = self._stream_wake[url]
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(backoff_s):
+                    await wake.wait()
 
     async def _stream(self, url: str, peer_key: bytes) -> None:
         assert self.session is not None
