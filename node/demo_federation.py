@@ -385,12 +385,16 @@ class DemoFederation:
     async def statuses_in_sync(self) -> list[Any]:
         """Every node's ``/status``, once each of them has finished a round with every peer
         that found the same event set (a peer's *in sync* flag is set by a round, so it can
-        trail the events themselves by one sync interval); as they are if that takes longer
-        than :data:`WAIT_S`."""
+        trail the events themselves by one sync interval) and has its push streams open again;
+        as they are if that takes longer than :data:`WAIT_S`."""
         deadline = time.monotonic() + WAIT_S
         while True:
             statuses = await self.on_all(lambda label: self.api(label, "/status"))
-            settled = all(s["sync"]["in_sync"] == s["sync"]["peers"] for s in statuses)
+            settled = all(
+                s["sync"]["in_sync"] == s["sync"]["peers"]
+                and all(p["stream_open"] for p in s["peers"])
+                for s in statuses
+            )
             if settled or time.monotonic() > deadline:
                 return statuses
             await asyncio.sleep(0.1)

@@ -39,6 +39,8 @@ def test_demo_converges_and_cleans_up() -> None:
     prints = set(re.findall(r"\b\d+:[0-9a-f]{16}\b", table.split("sync status")[0]))
     assert len(prints) == 1
     assert out.count("in sync") >= 8  # every node, both its peers
+    closing = out[out.rindex("sync status") :]
+    assert "reconnecting" not in closing  # push resumed on the healed links
     directory = Path(re.search(r"\(in (/\S+aidnode-demo-\w+)\)", out)[1])  # type: ignore[index]
     assert not directory.exists()
     leftover = subprocess.run(
