@@ -35,7 +35,13 @@ from protocol.federation import MAX_BATCH_EVENTS, StreamFrame
 from sync.clock import ManualClock
 from sync.reconcile import Limits
 from tests.builders import World
-from tests.federation_harness import eventually, fake_peer, service_in_process, service_url
+from tests.federation_harness import (
+    eventually,
+    fake_peer,
+    free_port,
+    service_in_process,
+    service_url,
+)
 
 NOW = 1_800_000_000_000
 P, Q = b"p" * 32, b"q" * 32
@@ -300,6 +306,20 @@ async def test_a_round_that_reaches_the_peer_reopens_its_stream_at_once(
             await eventually(stream_open, timeout_s=5, what="the stream to reopen")
         finally:
             await link.close()
+
+
+async def test_an_unreachable_peer_is_reported_with_nothing_sent(tmp_path: Path) -> None:
+    async with service_in_process(tmp_path, "a", settings=QUICK) as a:
+        url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+        await add_peer(a.node.store, url, SystemClock().now_ms())
+        [state] = await a.federation.sync_now(timeout_s=10)
+        assert (state.last_outcome, state.failures, state.last_success_ms) == (
+            "unreachable",
+            1,
+            None,
+        )
+        assert state.last_error is not None and url in state.last_error
+        assert (state.bytes_out, state.bytes_in, state.events_out) == (0, 0, 0)
 
 
 async def _holds(service: NodeService, event: Event) -> bool:

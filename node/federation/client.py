@@ -111,7 +111,6 @@ class PeerClient:
     async def _post(self, path: str, body: bytes) -> bytes:
         target = PREFIX + path
         headers = self.signed_headers("POST", target, body)
-        self.bytes_out += len(body)
         try:
             async with self.session.post(
                 self.url + target,
@@ -120,6 +119,7 @@ class PeerClient:
                 timeout=self.timeout,
                 ssl=self.tls or True,
             ) as response:
+                self.bytes_out += len(body)  # the peer answered: it had the whole body
                 payload = await self._read(response)
                 self.bytes_in += len(payload)
                 if response.status != 200:
