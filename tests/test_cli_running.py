@@ -112,3 +112,27 @@ def test_run_refuses_a_second_instance(groups: tuple[Path, Path]) -> None:
     with RunningNode(ward):
         again = aidnode(ward, "run")
         assert again.code == 1 and "already running" in again.err
+
+
+def test_the_peers_table_says_a_failing_peer_in_words() -> None:
+    from rich.console import Console
+
+    from node.cli.sync import peers_table
+
+    url = "http://192.0.2.7:7420"
+    now = 1_600_000_000_000
+    failing = {
+        "url": url, "name": None, "in_sync": False, "failures": 2, "rounds": 2,
+        "last_success_ms": None, "lag_ms": None, "next_attempt_ms": now - 5_000,
+        "last_error": f"{url}: unreachable (connection refused)", "events_in": 0,
+        "bytes_in": 0, "events_out": 0, "bytes_out": 0, "stream_open": None,
+    }  # fmt: skip
+    later = {**failing, "url": "http://192.0.2.8:7420", "next_attempt_ms": now + 90_000}
+    console = Console(width=250, record=True, color_system=None)
+    console.print(peers_table([failing, later], now))
+    text = console.export_text()
+    first, second = (line for line in text.splitlines() if "192.0.2." in line)
+    assert "failing ×2" in first and "unreachable (connection refused)" in first
+    assert f"{url}: unreachable" not in first  # the URL is in the first column already
+    assert "due" in first.split()  # overdue: at the node's next round, not "5 s ago"
+    assert "due" not in second.split() and "in 1 min" in second

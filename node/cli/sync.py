@@ -50,7 +50,10 @@ def peers_table(peers: list[dict[str, Any]], now: int) -> Any:
         "retry", "push",
     )  # fmt: skip
     for p in peers:
-        retry = relative(p["next_attempt_ms"], now) if p["failures"] else ""
+        retry = ""
+        if p["failures"]:  # an overdue retry happens at the next round of a running node
+            due = p["next_attempt_ms"] <= now
+            retry = "due" if due else relative(p["next_attempt_ms"], now)
         stream = {True: "open", False: "closed", None: "-"}[p.get("stream_open")]
         table.add_row(
             p["url"],
@@ -58,7 +61,7 @@ def peers_table(peers: list[dict[str, Any]], now: int) -> Any:
             peer_word(p),
             relative(p["last_success_ms"], now),
             "0" if p["lag_ms"] == 0 else duration(p["lag_ms"]),
-            (p["last_error"] or "")[:60],
+            (p["last_error"] or "").removeprefix(f"{p['url']}: ")[:72],  # the URL is column 1
             f"{p['events_in']:,} ev / {size(p['bytes_in'])}",
             f"{p['events_out']:,} ev / {size(p['bytes_out'])}",
             retry,
