@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from node.storage.sql import chunks, marks
+from node.storage.sql import chunks, marks, select_in
 
 __all__ = ["purge_expired"]
 
@@ -44,16 +44,12 @@ async def _waiting_on(db: aiosqlite.Connection, ids: list[bytes]) -> list[tuple[
     """Events still waiting for one of ``ids`` (or for those, transitively)."""
     found: list[tuple[bytes, int]] = []
     frontier = ids
+    sql = (
+        "SELECT e.id, e.hlc FROM waiting w JOIN events e ON e.id = w.event "
+        "WHERE w.missing IN {in}"
+    )
     while frontier:
-        waiting: list[bytes] = []
-        for chunk in chunks(frontier):
-            sql = (
-                "SELECT e.id, e.hlc FROM waiting w JOIN events e ON e.id = w.event "
-                f"WHERE w.missing IN ({marks(len(chunk))})"
-            )
-            async with db.execute(sql, chunk) as cursor:
-                rows = [(row[0], row[1]) async for row in cursor]
-            found += rows
-            waiting += [row[0] for row in rows]
-        frontier = waiting
+        rows = [(row[0], row[1]) for row in await select_in(db, sql, frontier)]
+        found += rows
+        frontier = [row[0] for row in rows]
     return found
